@@ -1,0 +1,138 @@
+//! The runtime detector, as seen by the primitives: a handful of `#[inline]` hooks.
+//!
+//! A primitive describes itself (its kind, the access it grants or asks for, the caller's
+//! site) and the detector does the rest; `detect` knows nothing of concrete primitives. With
+//! the `detect` feature off every hook is empty and [`ENABLED`] is `false`, so the primitives
+//! compile down to their raw locks. The `cfg` lines live here, inside the hooks, never in
+//! `sync/` (parking_lot_core's `deadlock` module is the model).
+//!
+//! - [`acquired`] / [`released`] / [`changed`]: the uncontended path. Thread-local only.
+//! - [`wait`]: the blocking path: publish, search for a cycle, apply the policy, block.
+//!
+//! Why a report is never made from stale state, and why every deadlock is reported by the
+//! thread whose wait closes it, is argued in `src/detect/README.md`.
+
+mod resource;
+pub(crate) use self::resource::{Holder, Owner, ResourceMeta};
+
+#[cfg(feature = "detect")]
+mod registry;
+#[cfg(feature = "detect")]
+mod this_thread;
+#[cfg(feature = "detect")]
+mod wait;
+#[cfg(feature = "detect")]
+mod wait_for;
+
+use crate::report::Access;
+use std::panic::Location;
+use std::time::Instant;
+
+/// Whether the primitives are instrumented. A constant, so `if !ENABLED` costs nothing.
+pub(crate) const ENABLED: bool = cfg!(feature = "detect");
+
+/// The blocking side of one acquisition of a primitive, as the detector drives it.
+pub(crate) trait Acquire {
+    /// One attempt that never blocks; `true` when it acquired.
+    #[cfg_attr(not(feature = "detect"), allow(dead_code))]
+    fn attempt(&self) -> bool;
+
+    /// Blocks until acquired, or until `deadline`; `true` when it acquired.
+    fn block(&self, deadline: Option<Instant>) -> bool;
+
+    /// For a read request on an RwLock: whether the writer bit is held by a writer that is
+    /// queued rather than owning the lock (see `wait_for::BlockedBy`).
+    #[cfg_attr(not(feature = "detect"), allow(dead_code))]
+    fn writer_queued(&self) -> bool {
+        false
+    }
+}
+
+/// Records that this thread now holds `meta` with `access`, acquired at `at`. Returns the
+/// thread, for primitives that keep an [`Owner`] word.
+#[inline]
+pub(crate) fn acquired(
+    meta: &ResourceMeta,
+    access: Access,
+    at: &'static Location<'static>,
+) -> Holder {
+    #[cfg(feature = "detect")]
+    {
+        this_thread::with(|t| {
+            let resource = this_thread::ResourceRef {
+                id: meta.id_or(|| t.next_id()),
+                kind: meta.kind(),
+                created_at: meta.created_at(),
+            };
+            t.push(this_thread::Held {
+                resource,
+                access,
+                at,
+            });
+            t.key()
+        })
+    }
+    #[cfg(not(feature = "detect"))]
+    {
+        let _ = (meta, access, at);
+    }
+}
+
+/// Records that this thread no longer holds `meta` with `access`.
+#[inline]
+pub(crate) fn released(meta: &ResourceMeta, access: Access) {
+    #[cfg(feature = "detect")]
+    if let Some(id) = meta.id() {
+        this_thread::with(|t| t.remove(id, access));
+    }
+    #[cfg(not(feature = "detect"))]
+    let _ = (meta, access);
+}
+
+/// Records that this thread's hold of `meta` changed from `from` to `to` (downgrade, upgrade).
+#[inline]
+pub(crate) fn changed(meta: &ResourceMeta, from: Access, to: Access) -> Holder {
+    #[cfg(feature = "detect")]
+    {
+        let id = meta.id()?;
+        this_thread::with(|t| {
+            t.change(id, from, to);
+            t.key()
+        })
+    }
+    #[cfg(not(feature = "detect"))]
+    {
+        let _ = (meta, from, to);
+    }
+}
+
+/// Blocks in `lock` for `access` to `meta`, first reporting a deadlock if this wait closes
+/// one (untimed waits only: a wait with a `deadline` gives up by itself). Returns `false`
+/// only when the deadline passed. The caller records the acquisition with [`acquired`].
+#[cold]
+#[track_caller]
+pub(crate) fn wait(
+    meta: &ResourceMeta,
+    access: Access,
+    at: &'static Location<'static>,
+    deadline: Option<Instant>,
+    lock: &impl Acquire,
+) -> bool {
+    #[cfg(feature = "detect")]
+    {
+        let Some(id) = this_thread::with(|t| meta.id_or(|| t.next_id())) else {
+            return lock.block(deadline);
+        };
+        let resource = this_thread::ResourceRef {
+            id,
+            kind: meta.kind(),
+            created_at: meta.created_at(),
+        };
+        wait::wait(resource, access, at, deadline, lock)
+    }
+    #[cfg(not(feature = "detect"))]
+    {
+        let _ = (meta, access, at);
+        lock.block(deadline)
+    }
+}

@@ -1,0 +1,366 @@
+//! The resource-allocation graph of the threads that are blocked right now.
+//!
+//! Nodes are threads and resources; a `Holds` edge runs from a resource to a thread that
+//! holds it, a `Waits` edge from a blocked thread to the resource it waits for. Only blocked
+//! threads are in the graph, each with the holds it published when it blocked, so every edge
+//! is true for as long as it is here (a blocked thread releases nothing). Resources leave with
+//! their last edge. The cycle search walks the derived "is blocked by" relation between
+//! threads, which depends on the access each side has, through petgraph's depth-first search
+//! on the [`BlockedBy`] view. The correctness argument is in `src/detect/README.md`.
+
+use super::registry::{self, ResourceId, ThreadKey};
+use super::this_thread::{Held, ResourceRef};
+use crate::report::{self, Access, BlockReason, Blocker, Report, ReportKind, ThreadRef};
+use petgraph::graphmap::DiGraphMap;
+use petgraph::visit::{depth_first_search, Control, DfsEvent, GraphBase, IntoNeighbors, Visitable};
+use petgraph::Direction::{Incoming, Outgoing};
+use std::collections::{HashMap, HashSet};
+use std::panic::Location;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum Node {
+    Thread(ThreadKey),
+    Resource(ResourceId),
+}
+
+#[derive(Debug, Clone)]
+enum Edge {
+    /// Resource → thread: the thread holds the resource with each of these accesses.
+    Holds(Vec<Access>),
+    /// Thread → resource: the thread waits for the resource with this access.
+    Waits { access: Access, timed: bool },
+}
+
+/// A request a thread is blocked in.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct WaitRequest {
+    pub(crate) resource: ResourceRef,
+    pub(crate) access: Access,
+    pub(crate) at: &'static Location<'static>,
+    /// A timed wait gives up by itself, so it is never part of a deadlock.
+    pub(crate) timed: bool,
+}
+
+#[derive(Debug)]
+struct Blocked {
+    name: Option<String>,
+    wait: WaitRequest,
+    holds: Vec<Held>,
+}
+
+/// The graph, and for each blocked thread the details a report needs.
+#[derive(Debug, Default)]
+pub(crate) struct WaitFor {
+    graph: DiGraphMap<Node, Edge>,
+    blocked: HashMap<ThreadKey, Blocked>,
+    resources: HashMap<ResourceId, ResourceRef>,
+}
+
+impl WaitFor {
+    /// Publishes `thread` as blocked in `wait`, holding `holds`.
+    pub(crate) fn register(
+        &mut self,
+        thread: ThreadKey,
+        name: Option<String>,
+        wait: WaitRequest,
+        holds: Vec<Held>,
+    ) {
+        let me = Node::Thread(thread);
+        self.graph.add_node(me);
+        for held in &holds {
+            let resource = self.add_resource(held.resource);
+            match self.graph.edge_weight_mut(resource, me) {
+                Some(Edge::Holds(accesses)) => accesses.push(held.access),
+                _ => {
+                    self.graph
+                        .add_edge(resource, me, Edge::Holds(vec![held.access]));
+                }
+            }
+        }
+        let resource = self.add_resource(wait.resource);
+        self.graph.add_edge(
+            me,
+            resource,
+            Edge::Waits {
+                access: wait.access,
+                timed: wait.timed,
+            },
+        );
+        self.blocked.insert(thread, Blocked { name, wait, holds });
+    }
+
+    /// Removes `thread` and every edge it published; resources left without edges go too.
+    pub(crate) fn deregister(&mut self, thread: ThreadKey) {
+        let Some(blocked) = self.blocked.remove(&thread) else {
+            return;
+        };
+        self.graph.remove_node(Node::Thread(thread));
+        let touched = blocked
+            .holds
+            .iter()
+            .map(|h| h.resource.id)
+            .chain([blocked.wait.resource.id]);
+        for id in touched {
+            let node = Node::Resource(id);
+            if self.graph.contains_node(node)
+                && self
+                    .graph
+                    .neighbors_directed(node, Outgoing)
+                    .next()
+                    .is_none()
+                && self
+                    .graph
+                    .neighbors_directed(node, Incoming)
+                    .next()
+                    .is_none()
+            {
+                self.graph.remove_node(node);
+                self.resources.remove(&id);
+            }
+        }
+    }
+
+    fn add_resource(&mut self, resource: ResourceRef) -> Node {
+        self.resources.entry(resource.id).or_insert(resource);
+        self.graph.add_node(Node::Resource(resource.id))
+    }
+
+    /// Searches for a cycle of "is blocked by" through `thread` and, when there is one,
+    /// reports it. `queued_writers_block` says whether `thread`'s own read request is held
+    /// up by a waiting writer (see [`BlockedBy`]); other threads' requests never use that
+    /// rule, because their registration may be stale.
+    pub(crate) fn deadlock_through(
+        &self,
+        thread: ThreadKey,
+        queued_writers_block: bool,
+    ) -> Option<Report> {
+        let view = BlockedBy {
+            graph: self,
+            checker: thread,
+            queued_writers_block,
+        };
+        let mut parent = HashMap::new();
+        let closing = depth_first_search(&view, Some(thread), |event| match event {
+            DfsEvent::TreeEdge(from, to) => {
+                parent.insert(to, from);
+                Control::Continue
+            }
+            DfsEvent::BackEdge(from, to) if to == thread => Control::Break(from),
+            _ => Control::Continue,
+        })
+        .break_value()?;
+        let mut cycle = vec![closing];
+        while let Some(&previous) = parent.get(cycle.last().expect("cycle is never empty")) {
+            cycle.push(previous);
+        }
+        cycle.reverse(); // thread, ..., closing
+        Some(self.report(&cycle, thread, queued_writers_block))
+    }
+
+    /// The threads that keep `thread`'s request from being granted, and why.
+    fn blockers(&self, thread: ThreadKey, queued_writers_block: bool) -> Vec<(ThreadKey, Reason)> {
+        let Some(blocked) = self.blocked.get(&thread) else {
+            return Vec::new();
+        };
+        let wait = blocked.wait;
+        if wait.timed {
+            return Vec::new();
+        }
+        let resource = Node::Resource(wait.resource.id);
+        let mut found = Vec::new();
+        for (_, holder, edge) in self.graph.edges_directed(resource, Outgoing) {
+            let Node::Thread(holder) = holder else {
+                continue;
+            };
+            let Edge::Holds(accesses) = edge else {
+                continue;
+            };
+            if let Some(&held) = accesses.iter().find(|&&held| conflicts(wait.access, held)) {
+                found.push((holder, Reason::Holds(held)));
+            }
+        }
+        if queued_writers_block && matches!(wait.access, Access::Shared | Access::Upgradable) {
+            let mut writers = Vec::new();
+            for (waiter, _, edge) in self.graph.edges_directed(resource, Incoming) {
+                let Node::Thread(waiter) = waiter else {
+                    continue;
+                };
+                if let Edge::Waits {
+                    access: Access::Exclusive | Access::Upgrade,
+                    timed,
+                } = edge
+                {
+                    if *timed {
+                        // A timed writer may hold the writer bit and give up: no certainty.
+                        writers.clear();
+                        break;
+                    }
+                    if waiter != thread {
+                        writers.push((waiter, Reason::QueuedWriter));
+                    }
+                }
+            }
+            found.extend(writers);
+        }
+        found
+    }
+
+    fn report(
+        &self,
+        cycle: &[ThreadKey],
+        detected_by: ThreadKey,
+        queued_writers_block: bool,
+    ) -> Report {
+        let threads = cycle
+            .iter()
+            .enumerate()
+            .map(|(i, &thread)| {
+                let next = cycle[(i + 1) % cycle.len()];
+                let blocked = &self.blocked[&thread];
+                let rule = queued_writers_block && thread == detected_by;
+                let blocked_by = self
+                    .blockers(thread, rule)
+                    .into_iter()
+                    .filter(|(by, _)| *by == next)
+                    .map(|(by, reason)| self.blocker(by, reason, blocked.wait.resource.id))
+                    .collect();
+                report::ThreadState {
+                    thread: self.thread_ref(thread),
+                    waits_for: Some(report::Wait {
+                        resource: resource(blocked.wait.resource),
+                        access: blocked.wait.access,
+                        at: blocked.wait.at.into(),
+                        blocked_by,
+                    }),
+                    holds: blocked
+                        .holds
+                        .iter()
+                        .map(|h| report::Hold {
+                            resource: resource(h.resource),
+                            access: h.access,
+                            at: h.at.into(),
+                        })
+                        .collect(),
+                }
+            })
+            .collect();
+        Report {
+            kind: ReportKind::Deadlock,
+            threads,
+            detected_by: self.thread_ref(detected_by),
+        }
+    }
+
+    fn blocker(&self, by: ThreadKey, reason: Reason, id: ResourceId) -> Blocker {
+        let blocked = &self.blocked[&by];
+        let reason = match reason {
+            Reason::Holds(access) => BlockReason::Holds {
+                access,
+                at: blocked
+                    .holds
+                    .iter()
+                    .rev()
+                    .find(|h| h.resource.id == id && h.access == access)
+                    .map_or_else(|| blocked.wait.at.into(), |h| h.at.into()),
+            },
+            Reason::QueuedWriter => BlockReason::QueuedWriter {
+                at: blocked.wait.at.into(),
+            },
+        };
+        Blocker {
+            thread: self.thread_ref(by),
+            reason,
+        }
+    }
+
+    fn thread_ref(&self, thread: ThreadKey) -> ThreadRef {
+        let name = self.blocked.get(&thread).and_then(|b| b.name.clone());
+        ThreadRef::new(thread.get(), name)
+    }
+
+    #[cfg(test)]
+    fn is_empty(&self) -> bool {
+        self.graph.node_count() == 0 && self.blocked.is_empty() && self.resources.is_empty()
+    }
+}
+
+fn resource(r: ResourceRef) -> report::Resource {
+    report::Resource {
+        id: r.id.get(),
+        kind: r.kind,
+        name: registry::name_of(r.id),
+        created_at: r.created_at.into(),
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Reason {
+    Holds(Access),
+    QueuedWriter,
+}
+
+/// Whether a request with access `request` must wait for a hold with access `held`.
+///
+/// An upgrade waits for every reader, the upgrading thread's own plain read locks included,
+/// but not for its own upgradable lock, which it is converting (and no other thread can hold
+/// one at the same time).
+fn conflicts(request: Access, held: Access) -> bool {
+    match request {
+        Access::Exclusive => true,
+        Access::Shared | Access::SharedRecursive => held == Access::Exclusive,
+        Access::Upgradable => matches!(held, Access::Exclusive | Access::Upgradable),
+        Access::Upgrade => matches!(
+            held,
+            Access::Exclusive | Access::Shared | Access::SharedRecursive
+        ),
+    }
+}
+
+/// The "is blocked by" relation between blocked threads, as a graph petgraph can walk.
+///
+/// `t → u` when `t`'s request conflicts with a hold `u` published; and, for the checking
+/// thread only, when `t` reads an RwLock whose writer bit is held by a queued (not owning)
+/// writer, `t → w` for each untimed queued writer `w` (every such writer waits for the same
+/// readers as the one holding the bit, so a cycle through any of them is a cycle through it).
+#[derive(Clone, Copy)]
+struct BlockedBy<'g> {
+    graph: &'g WaitFor,
+    checker: ThreadKey,
+    queued_writers_block: bool,
+}
+
+impl GraphBase for BlockedBy<'_> {
+    type NodeId = ThreadKey;
+    type EdgeId = (ThreadKey, ThreadKey);
+}
+
+impl Visitable for BlockedBy<'_> {
+    type Map = HashSet<ThreadKey>;
+
+    fn visit_map(&self) -> HashSet<ThreadKey> {
+        HashSet::with_capacity(self.graph.blocked.len())
+    }
+
+    fn reset_map(&self, map: &mut HashSet<ThreadKey>) {
+        map.clear();
+    }
+}
+
+impl IntoNeighbors for &BlockedBy<'_> {
+    type Neighbors = std::vec::IntoIter<ThreadKey>;
+
+    fn neighbors(self, thread: ThreadKey) -> Self::Neighbors {
+        let rule = self.queued_writers_block && thread == self.checker;
+        let mut next: Vec<ThreadKey> = self
+            .graph
+            .blockers(thread, rule)
+            .into_iter()
+            .map(|(by, _)| by)
+            .collect();
+        next.dedup();
+        next.into_iter()
+    }
+}
+
+#[cfg(test)]
+mod tests;

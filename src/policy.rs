@@ -1,0 +1,225 @@
+//! What happens on a finding: panic the thread that found it, abort, report and go on, or
+//! call your function; and the [`Settings`] that choose, read from `IMPASSE_*` variables
+//! once and overridable from code.
+//!
+//! ```
+//! use impasse::policy::{Action, Settings};
+//!
+//! // Print deadlock reports and let the program block, whatever the environment says.
+//! let previous = Settings::from_env()
+//!     .unwrap_or_default()
+//!     .on_deadlock(Action::Report)
+//!     .install();
+//! # previous.install();
+//! ```
+
+use crate::report::Report;
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// What to do with a finding.
+#[derive(Clone, Default)]
+#[non_exhaustive]
+pub enum Action {
+    /// The thread whose wait closed the cycle panics with the report (the default). Its
+    /// guards unwind and release their locks, so the other threads go on: detection plus
+    /// recovery. A thread that is already panicking prints the report and aborts instead.
+    #[default]
+    Panic,
+    /// Print the report to stderr and abort the process.
+    Abort,
+    /// Print the report to stderr, then block as the program asked.
+    Report,
+    /// Say nothing and block as the program asked (the report file still gets the report).
+    Ignore,
+    /// Call this function with the report, then block as the program asked. A panic in the
+    /// function unwinds out of the blocking call, like [`Action::Panic`].
+    Callback(Arc<dyn Fn(&Report) + Send + Sync>),
+}
+
+impl fmt::Debug for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Action::Panic => "Panic",
+            Action::Abort => "Abort",
+            Action::Report => "Report",
+            Action::Ignore => "Ignore",
+            Action::Callback(_) => "Callback(..)",
+        })
+    }
+}
+
+impl Action {
+    fn parse(variable: &'static str, value: &str) -> Result<Action, SettingsError> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "panic" => Ok(Action::Panic),
+            "abort" => Ok(Action::Abort),
+            "report" => Ok(Action::Report),
+            "ignore" => Ok(Action::Ignore),
+            _ => Err(SettingsError {
+                variable,
+                value: value.to_owned(),
+                expected: "panic, abort, report or ignore",
+            }),
+        }
+    }
+}
+
+/// The detector's settings. Built from the environment by [`Settings::from_env`], changed
+/// with the builder methods, made current with [`Settings::install`].
+///
+/// | variable | meaning | default |
+/// |---|---|---|
+/// | `IMPASSE_ON_DEADLOCK` | `panic`, `abort`, `report` or `ignore`: what a deadlock does | `panic` |
+/// | `IMPASSE_REPORT` | a file to which every report is appended as one JSON line | none |
+///
+/// Settings are process-wide: tests that install different settings should not run at the
+/// same time in one process.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    on_deadlock: Action,
+    report_file: Option<PathBuf>,
+}
+
+impl Settings {
+    /// The defaults: panic on a deadlock, no report file.
+    pub fn new() -> Settings {
+        Settings::default()
+    }
+
+    /// The defaults, overridden by every `IMPASSE_*` variable that is set. A value that
+    /// cannot be understood is an error naming its variable.
+    pub fn from_env() -> Result<Settings, SettingsError> {
+        let mut settings = Settings::new();
+        if let Some(value) = env_var("IMPASSE_ON_DEADLOCK")? {
+            settings.on_deadlock = Action::parse("IMPASSE_ON_DEADLOCK", &value)?;
+        }
+        if let Some(value) = env_var("IMPASSE_REPORT")? {
+            if !value.is_empty() {
+                settings.report_file = Some(PathBuf::from(value));
+            }
+        }
+        Ok(settings)
+    }
+
+    /// What a deadlock does.
+    pub fn on_deadlock(mut self, action: Action) -> Settings {
+        self.on_deadlock = action;
+        self
+    }
+
+    /// Appends every report to `path` as one JSON line (`None`: no file).
+    pub fn report_file(mut self, path: Option<PathBuf>) -> Settings {
+        self.report_file = path;
+        self
+    }
+
+    /// Makes these the current settings and returns the ones they replace (install those
+    /// again to restore them).
+    pub fn install(self) -> Settings {
+        let mut current = CURRENT.lock();
+        let previous = current.take().unwrap_or_else(from_env_or_warn);
+        *current = Some(self);
+        previous
+    }
+
+    /// The current settings: the installed ones, or else those from the environment.
+    pub fn current() -> Settings {
+        CURRENT.lock().get_or_insert_with(from_env_or_warn).clone()
+    }
+}
+
+crate::facade::global! {
+    static CURRENT: crate::facade::sync::Mutex<Option<Settings>> = crate::facade::sync::Mutex::new(None);
+}
+
+fn env_var(variable: &'static str) -> Result<Option<String>, SettingsError> {
+    match std::env::var(variable) {
+        Ok(value) => Ok(Some(value)),
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(raw)) => Err(SettingsError {
+            variable,
+            value: raw.to_string_lossy().into_owned(),
+            expected: "valid UTF-8",
+        }),
+    }
+}
+
+/// Settings read implicitly (no `install` before the first finding): a bad variable must not
+/// turn a lock call into a panic of its own, so it is named on stderr and the defaults hold.
+fn from_env_or_warn() -> Settings {
+    Settings::from_env().unwrap_or_else(|error| {
+        eprintln!("impasse: {error}; using the defaults");
+        Settings::new()
+    })
+}
+
+/// A setting that could not be understood: which variable, its value, what was expected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettingsError {
+    variable: &'static str,
+    value: String,
+    expected: &'static str,
+}
+
+impl SettingsError {
+    /// The variable whose value was bad.
+    pub fn variable(&self) -> &str {
+        self.variable
+    }
+}
+
+impl fmt::Display for SettingsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}={:?} is not understood (expected {})",
+            self.variable, self.value, self.expected
+        )
+    }
+}
+
+impl std::error::Error for SettingsError {}
+
+/// Applies the current deadlock action to `report`. Returns when the action lets the thread
+/// block as the program asked; panics or aborts otherwise.
+#[cfg(feature = "detect")]
+#[track_caller]
+pub(crate) fn deadlock_found(report: &Report) {
+    let settings = Settings::current();
+    if let Some(path) = &settings.report_file {
+        append_json(path, report);
+    }
+    match settings.on_deadlock {
+        Action::Panic if crate::facade::thread::panicking() => {
+            eprintln!("{report}\nimpasse: the thread is already panicking; aborting");
+            std::process::abort();
+        }
+        Action::Panic => panic!("{report}"),
+        Action::Abort => {
+            eprintln!("{report}\nimpasse: aborting (IMPASSE_ON_DEADLOCK=abort)");
+            std::process::abort();
+        }
+        Action::Report => eprintln!("{report}"),
+        Action::Ignore => {}
+        Action::Callback(callback) => callback(report),
+    }
+}
+
+#[cfg(feature = "detect")]
+fn append_json(path: &std::path::Path, report: &Report) {
+    use std::io::Write;
+    let line = report.to_json() + "\n";
+    let written = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .and_then(|mut file| file.write_all(line.as_bytes()));
+    if let Err(error) = written {
+        eprintln!(
+            "impasse: cannot append the report to {}: {error}",
+            path.display()
+        );
+    }
+}

@@ -1,0 +1,243 @@
+//! What impasse found, as plain data: the [`Report`] type and its renderings.
+//!
+//! A report is built by the detector while its graph is consistent, then handed to the
+//! policy; from then on it is a value that never reaches back into live state. The same type
+//! is serialised to JSON lines (`IMPASSE_REPORT=FILE`) and read back by the analyzer, so its
+//! fields are public and its text form (`Display`) is the contract of DESIGN.md §4: the first
+//! line begins with `impasse: deadlock detected` (or `impasse: potential deadlock`).
+
+mod text;
+
+#[cfg(feature = "detect")]
+mod json;
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::panic::Location;
+
+/// One finding: an actual deadlock, with every thread in it, what each waits for and holds.
+///
+/// Render it with `Display` (the text a person reads) or serialise it with serde.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Report {
+    /// What kind of finding this is; decides the first line of the text form.
+    pub kind: ReportKind,
+    /// The threads involved. For a deadlock, in cycle order: each waits for the next.
+    pub threads: Vec<ThreadState>,
+    /// The thread whose blocking call found the finding.
+    pub detected_by: ThreadRef,
+}
+
+/// The kinds of findings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ReportKind {
+    /// Threads wait for each other in a cycle: none of them can ever proceed.
+    Deadlock,
+}
+
+impl ReportKind {
+    /// The fixed first words of the text form for this kind.
+    pub fn headline(self) -> &'static str {
+        match self {
+            ReportKind::Deadlock => "impasse: deadlock detected",
+        }
+    }
+}
+
+/// A thread, as reports name it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ThreadRef {
+    /// impasse's number for the thread, unique in the process, in order of first use.
+    pub id: u64,
+    /// The thread's name, when it has one (`thread::Builder::name`, test names).
+    pub name: Option<String>,
+}
+
+impl ThreadRef {
+    /// A thread reference from its number and name.
+    pub fn new(id: u64, name: Option<String>) -> Self {
+        ThreadRef { id, name }
+    }
+}
+
+/// What one thread was doing when the finding was made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ThreadState {
+    /// The thread.
+    pub thread: ThreadRef,
+    /// The wait it is blocked in, if any.
+    pub waits_for: Option<Wait>,
+    /// Everything it holds, in the order it acquired it.
+    pub holds: Vec<Hold>,
+}
+
+/// A blocked request for a resource.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Wait {
+    /// The resource waited for.
+    pub resource: Resource,
+    /// The access requested.
+    pub access: Access,
+    /// Where the thread waits (the user's call site).
+    pub at: Site,
+    /// The threads in the finding that keep this request from being granted, and why.
+    pub blocked_by: Vec<Blocker>,
+}
+
+/// Why one thread cannot be granted its request yet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Blocker {
+    /// The thread in the way.
+    pub thread: ThreadRef,
+    /// What it does that is in the way.
+    pub reason: BlockReason,
+}
+
+/// What a blocking thread does that is in the way of a request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum BlockReason {
+    /// It holds the resource with an access that conflicts with the request.
+    Holds {
+        /// The access it holds.
+        access: Access,
+        /// Where it acquired the resource.
+        at: Site,
+    },
+    /// It waits to write, and parking_lot's RwLock lets no new reader pass a waiting writer.
+    QueuedWriter {
+        /// Where the writer waits.
+        at: Site,
+    },
+}
+
+/// A resource held by a thread.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Hold {
+    /// The resource.
+    pub resource: Resource,
+    /// How it is held.
+    pub access: Access,
+    /// Where it was acquired.
+    pub at: Site,
+}
+
+/// A lock or other blocking resource, as reports name it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Resource {
+    /// impasse's number for the resource, unique in the process while it lives.
+    pub id: u64,
+    /// What sort of primitive it is.
+    pub kind: ResourceKind,
+    /// The name given with `named`, if any.
+    pub name: Option<String>,
+    /// Where it was created.
+    pub created_at: Site,
+}
+
+impl Resource {
+    /// The name a report shows: the given name, or else the creation site.
+    pub fn display_name(&self) -> String {
+        match &self.name {
+            Some(name) => name.clone(),
+            None => self.created_at.to_string(),
+        }
+    }
+}
+
+/// The sorts of blocking resources impasse knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ResourceKind {
+    /// `impasse::Mutex` or `impasse::stdsync::Mutex`.
+    Mutex,
+    /// `impasse::ReentrantMutex`.
+    ReentrantMutex,
+    /// `impasse::RwLock` or `impasse::stdsync::RwLock`.
+    RwLock,
+}
+
+impl fmt::Display for ResourceKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ResourceKind::Mutex => "Mutex",
+            ResourceKind::ReentrantMutex => "ReentrantMutex",
+            ResourceKind::RwLock => "RwLock",
+        })
+    }
+}
+
+/// How a resource is held or requested.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Access {
+    /// Sole access: a mutex lock or a write lock.
+    Exclusive,
+    /// Shared access: a read lock.
+    Shared,
+    /// A recursive read lock (`read_recursive`): passes waiting writers while others read.
+    SharedRecursive,
+    /// An upgradable read lock.
+    Upgradable,
+    /// Upgrading an upgradable read lock to a write lock.
+    Upgrade,
+}
+
+impl fmt::Display for Access {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Access::Exclusive => "exclusive",
+            Access::Shared => "read",
+            Access::SharedRecursive => "recursive read",
+            Access::Upgradable => "upgradable read",
+            Access::Upgrade => "upgrade to write",
+        })
+    }
+}
+
+/// A source location: file, line and column.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Site {
+    /// The source file, as the compiler names it.
+    pub file: String,
+    /// 1-based line.
+    pub line: u32,
+    /// 1-based column.
+    pub column: u32,
+}
+
+impl Site {
+    /// A site from its parts.
+    pub fn new(file: impl Into<String>, line: u32, column: u32) -> Self {
+        Site {
+            file: file.into(),
+            line,
+            column,
+        }
+    }
+}
+
+impl From<&Location<'_>> for Site {
+    fn from(location: &Location<'_>) -> Self {
+        Site::new(location.file(), location.line(), location.column())
+    }
+}
+
+impl fmt::Display for Site {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.file, self.line, self.column)
+    }
+}

@@ -1,0 +1,140 @@
+//! The text form of a report: what a person reads in a panic message or on stderr.
+//!
+//! Short on purpose: the headline, then per thread one line for its wait, one for where it
+//! waits, one per blocker, one per held resource; then the cycle in one line.
+
+use super::{Access, BlockReason, Report, Resource, ResourceKind, ThreadRef, ThreadState, Wait};
+use std::fmt;
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: ", self.kind.headline())?;
+        match self.threads.len() {
+            1 => writeln!(f, "a thread waits for a resource it holds itself")?,
+            n => writeln!(f, "{n} threads wait for each other in a cycle")?,
+        }
+        for state in &self.threads {
+            write_thread(f, state)?;
+        }
+        write_cycle(f, &self.threads)?;
+        write!(
+            f,
+            "  detected by {}, whose wait closed the cycle",
+            self.detected_by
+        )
+    }
+}
+
+impl fmt::Display for ThreadRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.name {
+            Some(name) => write!(f, "thread \"{name}\" (T{})", self.id),
+            None => write!(f, "thread T{}", self.id),
+        }
+    }
+}
+
+impl fmt::Display for Resource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.name {
+            Some(name) => write!(
+                f,
+                "{} \"{name}\" (created at {})",
+                self.kind, self.created_at
+            ),
+            None => write!(f, "{} created at {}", self.kind, self.created_at),
+        }
+    }
+}
+
+fn write_thread(f: &mut fmt::Formatter<'_>, state: &ThreadState) -> fmt::Result {
+    write!(f, "  {}", state.thread)?;
+    match &state.waits_for {
+        Some(wait) => write_wait(f, wait)?,
+        None => writeln!(f, " is not blocked")?,
+    }
+    for hold in &state.holds {
+        writeln!(
+            f,
+            "    holds {}{}, acquired at {}",
+            held_access(hold.resource.kind, hold.access),
+            hold.resource,
+            hold.at
+        )?;
+    }
+    Ok(())
+}
+
+fn write_wait(f: &mut fmt::Formatter<'_>, wait: &Wait) -> fmt::Result {
+    writeln!(
+        f,
+        " {} {}",
+        wait_verb(wait.resource.kind, wait.access),
+        wait.resource
+    )?;
+    writeln!(f, "      at {}", wait.at)?;
+    for blocker in &wait.blocked_by {
+        match &blocker.reason {
+            BlockReason::Holds { access, at } => writeln!(
+                f,
+                "      held{} by {}, acquired at {at}",
+                held_by_access(wait.resource.kind, *access),
+                blocker.thread
+            )?,
+            BlockReason::QueuedWriter { at } => writeln!(
+                f,
+                "      behind the write request of {} at {at} (no new reader passes a waiting writer)",
+                blocker.thread
+            )?,
+        }
+    }
+    Ok(())
+}
+
+fn write_cycle(f: &mut fmt::Formatter<'_>, threads: &[ThreadState]) -> fmt::Result {
+    let short = |t: &ThreadRef| match &t.name {
+        Some(name) => name.clone(),
+        None => format!("T{}", t.id),
+    };
+    write!(f, "  cycle: ")?;
+    for state in threads {
+        write!(f, "{}", short(&state.thread))?;
+        if let Some(wait) = &state.waits_for {
+            write!(f, " -> {} -> ", wait.resource.display_name())?;
+        }
+    }
+    match threads.first() {
+        Some(first) => writeln!(f, "{}", short(&first.thread)),
+        None => writeln!(f),
+    }
+}
+
+/// "waits for Mutex", "waits to write RwLock", ...
+fn wait_verb(kind: ResourceKind, access: Access) -> &'static str {
+    match (kind, access) {
+        (ResourceKind::RwLock, Access::Exclusive) => "waits to write",
+        (ResourceKind::RwLock, Access::Shared | Access::SharedRecursive) => "waits to read",
+        (ResourceKind::RwLock, Access::Upgradable) => "waits for an upgradable read of",
+        (ResourceKind::RwLock, Access::Upgrade) => "waits to upgrade its read of",
+        _ => "waits for",
+    }
+}
+
+/// "" for locks with one mode, "the read lock of " etc. for reader-writer locks.
+fn held_access(kind: ResourceKind, access: Access) -> &'static str {
+    match (kind, access) {
+        (ResourceKind::RwLock, Access::Exclusive) => "the write lock of ",
+        (ResourceKind::RwLock, Access::Upgradable) => "an upgradable read of ",
+        (ResourceKind::RwLock, _) => "a read lock of ",
+        _ => "",
+    }
+}
+
+fn held_by_access(kind: ResourceKind, access: Access) -> &'static str {
+    match (kind, access) {
+        (ResourceKind::RwLock, Access::Exclusive) => " for writing",
+        (ResourceKind::RwLock, Access::Upgradable) => " for upgradable reading",
+        (ResourceKind::RwLock, _) => " for reading",
+        _ => "",
+    }
+}
