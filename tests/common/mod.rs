@@ -1,0 +1,110 @@
+//! Helpers shared by the scenario tests: named threads, a watchdog so that no test can hang
+//! CI, and the reading of deadlock reports out of panics.
+#![allow(dead_code)] // each test file uses its own subset
+
+use std::any::Any;
+use std::sync::mpsc;
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
+
+/// The first line every actual-deadlock report starts with (DESIGN.md §4).
+pub const DEADLOCK: &str = "impasse: deadlock detected";
+
+/// Fails the whole test process if the watched test has not finished within `limit`:
+/// a deadlock the detector missed must turn into a failure, never a hang.
+pub struct Watchdog {
+    done: mpsc::Sender<()>,
+}
+
+impl Watchdog {
+    pub fn new(name: &str, limit: Duration) -> Watchdog {
+        let (done, finished) = mpsc::channel::<()>();
+        let name = name.to_owned();
+        thread::spawn(move || {
+            if let Err(mpsc::RecvTimeoutError::Timeout) = finished.recv_timeout(limit) {
+                eprintln!(
+                    "watchdog: test `{name}` did not finish within {limit:?}: a missed deadlock?"
+                );
+                std::process::exit(101);
+            }
+        });
+        Watchdog { done }
+    }
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        let _ = self.done.send(());
+    }
+}
+
+/// A watchdog with the default limit for scenario tests.
+pub fn watchdog(name: &str) -> Watchdog {
+    Watchdog::new(name, Duration::from_secs(20))
+}
+
+/// Spawns a thread with a name (reports name threads by their names).
+pub fn spawn<T: Send + 'static>(
+    name: &str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> JoinHandle<T> {
+    thread::Builder::new()
+        .name(name.to_owned())
+        .spawn(f)
+        .expect("spawn a test thread")
+}
+
+/// The text of a panic payload.
+pub fn panic_text(payload: &(dyn Any + Send)) -> String {
+    if let Some(text) = payload.downcast_ref::<String>() {
+        text.clone()
+    } else if let Some(text) = payload.downcast_ref::<&str>() {
+        (*text).to_owned()
+    } else {
+        String::from("<non-text panic payload>")
+    }
+}
+
+/// Joins every thread; returns the reports of those that panicked with a deadlock report,
+/// and fails on any other panic.
+pub fn join_all<T>(handles: Vec<JoinHandle<T>>) -> Vec<String> {
+    let mut reports = Vec::new();
+    for handle in handles {
+        let name = handle.thread().name().unwrap_or("<unnamed>").to_owned();
+        if let Err(payload) = handle.join() {
+            let text = panic_text(&*payload);
+            assert!(
+                text.starts_with(DEADLOCK),
+                "thread {name} panicked with something other than a deadlock report:\n{text}"
+            );
+            reports.push(text);
+        }
+    }
+    reports
+}
+
+/// Asserts exactly one deadlock report came out of the threads, and returns it.
+pub fn one_report<T>(handles: Vec<JoinHandle<T>>) -> String {
+    let mut reports = join_all(handles);
+    assert_eq!(
+        reports.len(),
+        1,
+        "expected exactly one deadlock report, got {reports:#?}"
+    );
+    reports.pop().expect("one report")
+}
+
+/// Waits (bounded by the test's watchdog) until `ready` holds; for lining threads up on a
+/// state another thread reaches inside a blocking call, which no barrier can signal.
+pub fn wait_until(mut ready: impl FnMut() -> bool) {
+    while !ready() {
+        thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// `file:line` of the caller's line, as reports print sites (without the column).
+#[track_caller]
+pub fn here() -> String {
+    let at = std::panic::Location::caller();
+    format!("{}:{}:", at.file(), at.line())
+}
