@@ -223,3 +223,30 @@ fn append_json(path: &std::path::Path, report: &Report) {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_action_parses_in_any_case() {
+        for (text, expected) in [
+            ("panic", "Panic"),
+            ("ABORT", "Abort"),
+            (" report ", "Report"),
+            ("Ignore", "Ignore"),
+        ] {
+            let action = Action::parse("IMPASSE_ON_DEADLOCK", text).expect(text);
+            assert_eq!(format!("{action:?}"), expected);
+        }
+    }
+
+    #[test]
+    fn a_bad_value_names_its_variable_and_the_choices() {
+        let error = Action::parse("IMPASSE_ON_DEADLOCK", "explode").unwrap_err();
+        assert_eq!(error.variable(), "IMPASSE_ON_DEADLOCK");
+        let text = error.to_string();
+        assert!(text.contains("IMPASSE_ON_DEADLOCK=\"explode\""), "{text}");
+        assert!(text.contains("panic, abort, report or ignore"), "{text}");
+    }
+}

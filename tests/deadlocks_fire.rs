@@ -2,6 +2,8 @@
 //! wait closes the cycle, naming every thread, lock and site. Every test is bounded twice:
 //! the detector ends it, and a watchdog fails it if the detector does not.
 
+#![cfg(feature = "detect")]
+
 mod common;
 
 use common::{here, one_report, spawn, wait_until, watchdog, DEADLOCK};

@@ -136,3 +136,45 @@ pub(crate) fn wait(
         lock.block(deadline)
     }
 }
+
+#[cfg(all(test, feature = "detect"))]
+mod tests {
+    use crate::{Mutex, RwLock};
+
+    fn last_held_site() -> (&'static str, u32) {
+        let held = super::this_thread::with(|t| t.holds())
+            .expect("thread state")
+            .pop()
+            .expect("something held");
+        (held.at.file(), held.at.line())
+    }
+
+    #[test]
+    fn the_callers_line_arrives_through_lock_api() {
+        let m = Mutex::new(());
+        let (guard, line) = (m.lock(), line!());
+        assert_eq!(last_held_site(), (file!(), line));
+        drop(guard);
+
+        let r = RwLock::new(());
+        let (guard, line) = (r.upgradable_read(), line!());
+        assert_eq!(last_held_site(), (file!(), line));
+        let guard = crate::RwLockUpgradableReadGuard::upgrade(guard);
+        // An upgrade keeps the place and site of the hold it converts.
+        assert_eq!(last_held_site(), (file!(), line));
+        drop(guard);
+    }
+
+    #[test]
+    fn releases_pop_the_held_stack_in_any_order() {
+        let (a, b) = (Mutex::new(()), Mutex::new(()));
+        let depth = || super::this_thread::with(|t| t.holds().len()).unwrap();
+        let before = depth();
+        let (ga, gb) = (a.lock(), b.lock());
+        assert_eq!(depth(), before + 2);
+        drop(ga); // not the most recent
+        assert_eq!(depth(), before + 1);
+        drop(gb);
+        assert_eq!(depth(), before);
+    }
+}

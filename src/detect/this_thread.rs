@@ -34,7 +34,7 @@ pub(crate) struct ThreadState {
     held: RefCell<Vec<Held>>,
 }
 
-crate::facade::thread_local! {
+crate::facade::per_thread! {
     static STATE: ThreadState = const {
         ThreadState {
             key: Cell::new(None),

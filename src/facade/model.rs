@@ -106,7 +106,12 @@ pub(crate) mod hint {
     pub(crate) use loom::hint::spin_loop;
 }
 
-pub(crate) use loom::thread_local;
+macro_rules! per_thread {
+    ($(#[$meta:meta])* static $name:ident: $ty:ty = const { $init:expr };) => {
+        loom::thread_local!($(#[$meta])* static $name: $ty = $init);
+    };
+}
+pub(crate) use per_thread;
 
 macro_rules! global {
     ($(#[$meta:meta])* static $name:ident: $ty:ty = $init:expr;) => {

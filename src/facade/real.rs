@@ -97,7 +97,13 @@ pub(crate) mod hint {
     pub(crate) use std::hint::spin_loop;
 }
 
-pub(crate) use std::thread_local;
+/// Declares a thread-local with a `const` initialiser (loom's mock under loom).
+macro_rules! per_thread {
+    ($(#[$meta:meta])* static $name:ident: $ty:ty = const { $init:expr };) => {
+        std::thread_local!($(#[$meta])* static $name: $ty = const { $init });
+    };
+}
+pub(crate) use per_thread;
 
 /// Lazily initialised global state, created on first use.
 pub(crate) type Lazy<T> = std::sync::LazyLock<T>;

@@ -108,3 +108,27 @@ pub fn here() -> String {
     let at = std::panic::Location::caller();
     format!("{}:{}:", at.file(), at.line())
 }
+
+/// Joins every thread (all of them, even after a failure), then fails if any panicked, a
+/// deadlock report included, quoting each panic; returns the threads' results in order.
+/// For scenarios that must stay quiet: with the default policy a report panics a thread.
+pub fn join_quietly<T>(handles: Vec<JoinHandle<T>>) -> Vec<T> {
+    let mut results = Vec::new();
+    let mut failures = Vec::new();
+    for handle in handles {
+        let name = handle.thread().name().unwrap_or("<unnamed>").to_owned();
+        match handle.join() {
+            Ok(result) => results.push(result),
+            Err(payload) => failures.push(format!(
+                "thread {name} panicked:\n{}",
+                panic_text(&*payload)
+            )),
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "expected no report and no panic, got:\n{}",
+        failures.join("\n\n")
+    );
+    results
+}
