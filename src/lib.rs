@@ -74,11 +74,14 @@ mod facade;
 pub mod policy;
 pub mod report;
 mod sync;
+#[cfg(not(loom))]
+pub mod testing;
 
 pub use crate::report::Report;
 pub use crate::sync::stdsync;
 pub use crate::sync::{
-    MappedMutexGuard, MappedReentrantMutexGuard, MappedRwLockReadGuard, MappedRwLockWriteGuard,
-    Mutex, MutexGuard, RawMutex, RawReentrantMutex, RawRwLock, ReentrantMutex, ReentrantMutexGuard,
-    RwLock, RwLockReadGuard, RwLockUpgradableReadGuard, RwLockWriteGuard,
+    Barrier, BarrierWaitResult, MappedMutexGuard, MappedReentrantMutexGuard, MappedRwLockReadGuard,
+    MappedRwLockWriteGuard, Mutex, MutexGuard, RawMutex, RawReentrantMutex, RawRwLock,
+    ReentrantMutex, ReentrantMutexGuard, RwLock, RwLockReadGuard, RwLockUpgradableReadGuard,
+    RwLockWriteGuard,
 };

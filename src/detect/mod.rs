@@ -15,10 +15,23 @@
 mod resource;
 pub(crate) use self::resource::{Holder, Owner, ResourceMeta};
 
+mod cooperative;
+pub(crate) use self::cooperative::{grant, grant_all, CoopWait, ThreadToken, WaiterToken, WakeBy};
+mod worlds;
+pub(crate) use self::worlds::{
+    close_world, current_world, join_world, open_world, stall_report, WorldToken,
+};
+
+#[cfg(feature = "detect")]
+mod closed_world;
+#[cfg(feature = "detect")]
+mod detector;
 #[cfg(feature = "detect")]
 mod registry;
 #[cfg(feature = "detect")]
 mod this_thread;
+#[cfg(feature = "detect")]
+mod threads;
 #[cfg(feature = "detect")]
 mod wait;
 #[cfg(feature = "detect")]

@@ -7,7 +7,9 @@
 //! (`detect::wait`), and a blocked thread cannot release anything, so the published copy stays
 //! exact for as long as it is in the graph.
 
+use super::detector;
 use super::registry::{IdBlock, ResourceId, ThreadKey};
+use super::threads::WorldId;
 use crate::report::{Access, ResourceKind};
 use std::cell::{Cell, RefCell};
 use std::panic::Location;
@@ -29,7 +31,10 @@ pub(crate) struct ResourceRef {
 }
 
 pub(crate) struct ThreadState {
+    /// Assigned on the thread's first use of the detector, which also makes it known.
     key: Cell<Option<ThreadKey>>,
+    /// The world the thread belongs to (see `threads.rs`).
+    world: Cell<WorldId>,
     ids: Cell<IdBlock>,
     held: RefCell<Vec<Held>>,
 }
@@ -38,10 +43,21 @@ crate::facade::per_thread! {
     static STATE: ThreadState = const {
         ThreadState {
             key: Cell::new(None),
+            world: Cell::new(WorldId::PROGRAM),
             ids: Cell::new(IdBlock::empty()),
             held: RefCell::new(Vec::new()),
         }
     };
+}
+
+impl Drop for ThreadState {
+    fn drop(&mut self) {
+        if let Some(key) = self.key.get() {
+            let mut detector = detector::lock();
+            detector.graph.deregister(key);
+            detector.threads.exit(key);
+        }
+    }
 }
 
 /// Runs `f` on this thread's state; `None` while the thread is being torn down (a lock used
@@ -61,12 +77,30 @@ impl ThreadState {
     pub(crate) fn key(&self) -> ThreadKey {
         match self.key.get() {
             Some(key) => key,
-            None => {
-                let key = ThreadKey::fresh();
-                self.key.set(Some(key));
-                key
-            }
+            None => self.make_known(),
         }
+    }
+
+    /// The thread's first use of the detector: it gets a key and becomes a known member of
+    /// its world.
+    #[cold]
+    fn make_known(&self) -> ThreadKey {
+        let key = ThreadKey::fresh();
+        self.key.set(Some(key));
+        detector::lock().threads.enter(key, self.world.get());
+        key
+    }
+
+    pub(crate) fn world(&self) -> WorldId {
+        self.world.get()
+    }
+
+    /// Moves this thread into `world` (a spawned thread joining its parent's world, or a test
+    /// opening its own).
+    pub(crate) fn join_world(&self, world: WorldId) {
+        self.world.set(world);
+        let key = self.key();
+        detector::lock().threads.move_to(key, world);
     }
 
     pub(crate) fn next_id(&self) -> ResourceId {

@@ -1,26 +1,24 @@
-//! The blocking protocol, in one function: [`wait`].
+//! The blocking protocol of a lock, in one function: [`wait`]; and the registration it shares
+//! with the cooperative waits of `cooperative.rs`.
 //!
-//! A primitive calls it once its own spinning has failed and it is about to block. Under the
-//! graph lock the thread tries once more, then publishes its holds and its request, then (for
-//! an untimed request) searches for a cycle through itself. A cycle is reported while the
-//! graph is consistent, the thread leaves the graph, and the policy runs (by default: panic,
-//! which unwinds the thread's guards). Otherwise the thread blocks on the primitive and
-//! leaves the graph once it holds what it asked for.
+//! A lock calls [`wait`] once its own spinning has failed and it is about to block. Under the
+//! detector's lock the thread tries once more, then publishes its holds and its request, then
+//! (for an untimed request) looks for a deadlock through itself. A deadlock is reported while
+//! the graph is consistent, and the policy runs (by default: panic, which unwinds the thread's
+//! guards and takes it out of the graph). Otherwise the thread blocks on the lock and leaves
+//! the graph once it holds what it asked for.
 
+use super::detector::{self, Detector};
 use super::registry::ThreadKey;
 use super::this_thread::{self, ResourceRef};
-use super::wait_for::{WaitFor, WaitRequest};
+use super::wait_for::{WaitRequest, Wakers};
 use super::Acquire;
-use crate::facade::sync::Mutex;
+use crate::facade::sync::MutexGuard;
 use crate::report::Access;
 use std::panic::Location;
 use std::time::{Duration, Instant};
 
-crate::facade::global! {
-    static WAIT_FOR: Mutex<WaitFor> = Mutex::new(WaitFor::default());
-}
-
-/// How often a reader held up by a queued writer looks for a cycle again. Its own request is
+/// How often a reader held up by a queued writer looks for a deadlock again. Its own request is
 /// the only one the queued-writer rule may be applied to (other registrations may be stale),
 /// so a cycle closed by another thread is found by the reader itself, within this period.
 const QUEUED_WRITER_RECHECK: Duration = Duration::from_millis(20);
@@ -36,54 +34,34 @@ pub(crate) fn wait(
     deadline: Option<Instant>,
     lock: &impl Acquire,
 ) -> bool {
-    let Some((me, holds)) = this_thread::with(|t| (t.key(), t.holds())) else {
-        return lock.block(deadline);
-    };
     let request = WaitRequest {
         resource,
         access,
         at,
+        wakers: Wakers::Holders,
         timed: deadline.is_some(),
     };
-    let name = crate::facade::thread::current().name().map(str::to_owned);
+    let Some(me) = Registrant::current() else {
+        return lock.block(deadline);
+    };
     let registration = {
-        let mut graph = WAIT_FOR.lock();
+        let mut detector = detector::lock();
         if lock.attempt() {
             return true;
         }
-        graph.register(me, name, request, holds);
-        let registration = Registration(me);
+        let registration = me.register(&mut detector, request);
         if deadline.is_none() {
-            check(graph, me, lock);
+            check(detector, registration.thread, lock.writer_queued());
         }
         registration
     };
     let acquired = if deadline.is_none() && reader_may_queue(access) {
-        block_rechecking(me, lock)
+        block_rechecking(registration.thread, lock)
     } else {
         lock.block(deadline)
     };
     drop(registration);
     acquired
-}
-
-/// Looks for a cycle through `me` and applies the policy to it. The graph lock is released
-/// before the policy runs: a panic then unwinds through `Registration`, which takes it again.
-#[track_caller]
-fn check(
-    graph: crate::facade::sync::MutexGuard<'_, WaitFor>,
-    me: ThreadKey,
-    lock: &impl Acquire,
-) -> bool {
-    let report = graph.deadlock_through(me, lock.writer_queued());
-    drop(graph);
-    match report {
-        Some(report) => {
-            crate::policy::deadlock_found(&report);
-            true
-        }
-        None => false,
-    }
 }
 
 fn reader_may_queue(access: Access) -> bool {
@@ -100,19 +78,77 @@ fn block_rechecking(me: ThreadKey, lock: &impl Acquire) -> bool {
         if reported {
             continue;
         }
-        let graph = WAIT_FOR.lock();
+        let detector = detector::lock();
         if lock.attempt() {
             return true;
         }
-        reported = check(graph, me, lock);
+        reported = check(detector, me, lock.writer_queued());
     }
 }
 
-/// A thread's presence in the wait-for graph; leaving it on drop, unwinding included.
-struct Registration(ThreadKey);
+/// Looks for a deadlock through `me` and applies the policy to it. The detector's lock is
+/// released before the policy runs: a panic then unwinds through the `Registration`, which
+/// takes it again. Returns whether there was a finding (and the policy let the thread go on).
+#[track_caller]
+pub(super) fn check(
+    detector: MutexGuard<'_, Detector>,
+    me: ThreadKey,
+    queued_writers_block: bool,
+) -> bool {
+    let mut detector = detector;
+    let report = detector.deadlock_through(me, queued_writers_block);
+    if let Some(report) = &report {
+        let world = detector.threads.world_of(me);
+        detector.threads.note_finding(world, report);
+    }
+    drop(detector);
+    match report {
+        Some(report) => {
+            crate::policy::deadlock_found(&report);
+            true
+        }
+        None => false,
+    }
+}
+
+/// What a thread publishes about itself when it blocks, gathered before the detector's lock
+/// is taken (its holds, its name).
+pub(super) struct Registrant {
+    key: ThreadKey,
+    holds: Vec<this_thread::Held>,
+    name: Option<String>,
+    world: super::threads::WorldId,
+}
+
+impl Registrant {
+    /// This thread, or `None` while it is being torn down.
+    pub(super) fn current() -> Option<Registrant> {
+        let (key, holds, world) = this_thread::with(|t| (t.key(), t.holds(), t.world()))?;
+        let name = crate::facade::thread::current().name().map(str::to_owned);
+        Some(Registrant {
+            key,
+            holds,
+            name,
+            world,
+        })
+    }
+
+    pub(super) fn register(self, detector: &mut Detector, request: WaitRequest) -> Registration {
+        detector
+            .graph
+            .register(self.key, self.name, self.world, request, self.holds);
+        Registration { thread: self.key }
+    }
+}
+
+/// A thread's presence in the wait-for graph; it leaves on drop, unwinding included.
+#[derive(Debug)]
+pub(super) struct Registration {
+    pub(super) thread: ThreadKey,
+}
 
 impl Drop for Registration {
     fn drop(&mut self) {
-        WAIT_FOR.lock().deregister(self.0);
+        detector::lock().graph.deregister(self.thread);
     }
 }

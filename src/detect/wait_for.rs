@@ -7,9 +7,17 @@
 //! their last edge. The cycle search walks the derived "is blocked by" relation between
 //! threads, which depends on the access each side has, through petgraph's depth-first search
 //! on the [`BlockedBy`] view. The correctness argument is in `src/detect/README.md`.
+//!
+//! Waits whose wakers are not holders are in the graph too: a join waits for one known
+//! thread (an edge of the cycle search like a hold), while a condition variable, a channel,
+//! a barrier or a semaphore can be woken by any thread ([`Wakers::Anyone`]); those are judged
+//! by the closed-world rule (`closed_world.rs`). A waker that makes such a wait satisfiable
+//! marks the waiter `granted` before it wakes it, so a stale registration never counts as
+//! asleep.
 
 use super::registry::{self, ResourceId, ThreadKey};
 use super::this_thread::{Held, ResourceRef};
+use super::threads::WorldId;
 use crate::report::{self, Access, BlockReason, Blocker, Report, ReportKind, ThreadRef};
 use petgraph::graphmap::DiGraphMap;
 use petgraph::visit::{depth_first_search, Control, DfsEvent, GraphBase, IntoNeighbors, Visitable};
@@ -31,21 +39,43 @@ enum Edge {
     Waits { access: Access, timed: bool },
 }
 
+/// Who can grant a wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Wakers {
+    /// The threads holding the resource in a conflicting way (locks).
+    Holders,
+    /// One thread, by finishing (a join).
+    Thread(ThreadKey),
+    /// Any thread that can still run (condition variables, channels, barriers, semaphores).
+    Anyone,
+}
+
 /// A request a thread is blocked in.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct WaitRequest {
     pub(crate) resource: ResourceRef,
     pub(crate) access: Access,
     pub(crate) at: &'static Location<'static>,
+    pub(crate) wakers: Wakers,
     /// A timed wait gives up by itself, so it is never part of a deadlock.
     pub(crate) timed: bool,
 }
 
 #[derive(Debug)]
-struct Blocked {
+pub(crate) struct Blocked {
     name: Option<String>,
-    wait: WaitRequest,
+    pub(crate) world: WorldId,
+    pub(crate) wait: WaitRequest,
     holds: Vec<Held>,
+    /// A waker has made the wait satisfiable; the thread is about to run.
+    pub(crate) granted: bool,
+}
+
+impl Blocked {
+    /// Whether the thread may run again without anyone's help: granted, or timed.
+    pub(crate) fn may_run_alone(&self) -> bool {
+        self.granted || self.wait.timed
+    }
 }
 
 /// The graph, and for each blocked thread the details a report needs.
@@ -62,6 +92,7 @@ impl WaitFor {
         &mut self,
         thread: ThreadKey,
         name: Option<String>,
+        world: WorldId,
         wait: WaitRequest,
         holds: Vec<Held>,
     ) {
@@ -86,7 +117,45 @@ impl WaitFor {
                 timed: wait.timed,
             },
         );
-        self.blocked.insert(thread, Blocked { name, wait, holds });
+        self.blocked.insert(
+            thread,
+            Blocked {
+                name,
+                world,
+                wait,
+                holds,
+                granted: false,
+            },
+        );
+    }
+
+    /// The registration of `thread`, if it is blocked.
+    pub(crate) fn blocked(&self, thread: ThreadKey) -> Option<&Blocked> {
+        self.blocked.get(&thread)
+    }
+
+    /// Marks `thread`'s wait satisfiable: it will run without anyone else's help.
+    pub(crate) fn grant(&mut self, thread: ThreadKey) {
+        if let Some(blocked) = self.blocked.get_mut(&thread) {
+            blocked.granted = true;
+        }
+    }
+
+    /// Marks every wait for `resource` satisfiable.
+    pub(crate) fn grant_all(&mut self, resource: ResourceId) {
+        for blocked in self.blocked.values_mut() {
+            if blocked.wait.resource.id == resource {
+                blocked.granted = true;
+            }
+        }
+    }
+
+    /// A granted waiter found its wait unsatisfiable after all (another thread was first):
+    /// it is blocked again.
+    pub(crate) fn rearm(&mut self, thread: ThreadKey) {
+        if let Some(blocked) = self.blocked.get_mut(&thread) {
+            blocked.granted = false;
+        }
     }
 
     /// Removes `thread` and every edge it published; resources left without edges go too.
@@ -154,17 +223,30 @@ impl WaitFor {
             cycle.push(previous);
         }
         cycle.reverse(); // thread, ..., closing
-        Some(self.report(&cycle, thread, queued_writers_block))
+        Some(self.report(&cycle, thread, queued_writers_block, None))
     }
 
-    /// The threads that keep `thread`'s request from being granted, and why.
-    fn blockers(&self, thread: ThreadKey, queued_writers_block: bool) -> Vec<(ThreadKey, Reason)> {
+    /// The blocked threads that keep `thread`'s request from being granted, and why. Empty
+    /// for a wait that any thread may grant ([`Wakers::Anyone`]): that is the closed-world
+    /// rule's to judge.
+    pub(crate) fn blockers(
+        &self,
+        thread: ThreadKey,
+        queued_writers_block: bool,
+    ) -> Vec<(ThreadKey, Reason)> {
         let Some(blocked) = self.blocked.get(&thread) else {
             return Vec::new();
         };
         let wait = blocked.wait;
-        if wait.timed {
+        if blocked.may_run_alone() {
             return Vec::new();
+        }
+        match wait.wakers {
+            Wakers::Holders => {}
+            Wakers::Thread(joined) if self.blocked.contains_key(&joined) => {
+                return vec![(joined, Reason::Joining)];
+            }
+            Wakers::Thread(_) | Wakers::Anyone => return Vec::new(),
         }
         let resource = Node::Resource(wait.resource.id);
         let mut found = Vec::new();
@@ -205,50 +287,80 @@ impl WaitFor {
         found
     }
 
-    fn report(
+    /// A deadlock report on `threads`. For a cycle (`world` is `None`) each thread is shown
+    /// blocked by the next; for the closed-world rule (`world` names it) by every blocker
+    /// among `threads`.
+    pub(crate) fn report(
         &self,
-        cycle: &[ThreadKey],
+        threads: &[ThreadKey],
         detected_by: ThreadKey,
         queued_writers_block: bool,
+        world: Option<String>,
     ) -> Report {
-        let threads = cycle
+        let states = threads
             .iter()
             .enumerate()
             .map(|(i, &thread)| {
-                let next = cycle[(i + 1) % cycle.len()];
+                let next = threads[(i + 1) % threads.len()];
                 let blocked = &self.blocked[&thread];
                 let rule = queued_writers_block && thread == detected_by;
                 let blocked_by = self
                     .blockers(thread, rule)
                     .into_iter()
-                    .filter(|(by, _)| *by == next)
+                    .filter(|(by, _)| match world {
+                        None => *by == next,
+                        Some(_) => threads.contains(by),
+                    })
                     .map(|(by, reason)| self.blocker(by, reason, blocked.wait.resource.id))
                     .collect();
-                report::ThreadState {
-                    thread: self.thread_ref(thread),
-                    waits_for: Some(report::Wait {
-                        resource: resource(blocked.wait.resource),
-                        access: blocked.wait.access,
-                        at: blocked.wait.at.into(),
-                        blocked_by,
-                    }),
-                    holds: blocked
-                        .holds
-                        .iter()
-                        .map(|h| report::Hold {
-                            resource: resource(h.resource),
-                            access: h.access,
-                            at: h.at.into(),
-                        })
-                        .collect(),
-                }
+                self.state_of(blocked, thread, blocked_by)
             })
             .collect();
         Report {
             kind: ReportKind::Deadlock,
-            threads,
+            threads: states,
             detected_by: self.thread_ref(detected_by),
+            world,
         }
+    }
+
+    /// What a blocked thread is doing, as a report shows it.
+    fn state_of(
+        &self,
+        blocked: &Blocked,
+        thread: ThreadKey,
+        blocked_by: Vec<Blocker>,
+    ) -> report::ThreadState {
+        report::ThreadState {
+            thread: self.thread_ref(thread),
+            waits_for: Some(report::Wait {
+                resource: resource(blocked.wait.resource),
+                access: blocked.wait.access,
+                at: blocked.wait.at.into(),
+                blocked_by,
+                any_thread_may_wake: blocked.wait.wakers == Wakers::Anyone,
+            }),
+            holds: blocked
+                .holds
+                .iter()
+                .map(|h| report::Hold {
+                    resource: resource(h.resource),
+                    access: h.access,
+                    at: h.at.into(),
+                })
+                .collect(),
+        }
+    }
+
+    /// What `thread` is blocked in and by whom, if it is blocked (for a stall report).
+    pub(crate) fn thread_state(&self, thread: ThreadKey) -> Option<report::ThreadState> {
+        let blocked = self.blocked.get(&thread)?;
+        let blocked_by = self
+            .blockers(thread, false)
+            .into_iter()
+            .map(|(by, reason)| self.blocker(by, reason, blocked.wait.resource.id))
+            .collect();
+        Some(self.state_of(blocked, thread, blocked_by))
     }
 
     fn blocker(&self, by: ThreadKey, reason: Reason, id: ResourceId) -> Blocker {
@@ -266,6 +378,7 @@ impl WaitFor {
             Reason::QueuedWriter => BlockReason::QueuedWriter {
                 at: blocked.wait.at.into(),
             },
+            Reason::Joining => BlockReason::Joining,
         };
         Blocker {
             thread: self.thread_ref(by),
@@ -273,7 +386,7 @@ impl WaitFor {
         }
     }
 
-    fn thread_ref(&self, thread: ThreadKey) -> ThreadRef {
+    pub(crate) fn thread_ref(&self, thread: ThreadKey) -> ThreadRef {
         let name = self.blocked.get(&thread).and_then(|b| b.name.clone());
         ThreadRef::new(thread.get(), name)
     }
@@ -294,9 +407,10 @@ fn resource(r: ResourceRef) -> report::Resource {
 }
 
 #[derive(Debug, Clone, Copy)]
-enum Reason {
+pub(crate) enum Reason {
     Holds(Access),
     QueuedWriter,
+    Joining,
 }
 
 /// Whether a request with access `request` must wait for a hold with access `held`.
@@ -313,6 +427,8 @@ fn conflicts(request: Access, held: Access) -> bool {
             held,
             Access::Exclusive | Access::Shared | Access::SharedRecursive
         ),
+        // Waits that are not for locks are never granted by a holder's release.
+        _ => false,
     }
 }
 

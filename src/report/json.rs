@@ -52,7 +52,12 @@ mod tests {
                             thread: ThreadRef::new(4, None),
                             reason: BlockReason::QueuedWriter { at: site(4) },
                         },
+                        Blocker {
+                            thread: ThreadRef::new(5, None),
+                            reason: BlockReason::Joining,
+                        },
                     ],
+                    any_thread_may_wake: false,
                 }),
                 holds: vec![Hold {
                     resource,
@@ -61,6 +66,7 @@ mod tests {
                 }],
             }],
             detected_by: thread,
+            world: Some("test `x`".into()),
         };
         let line = report.to_json();
         assert!(!line.contains('\n'));

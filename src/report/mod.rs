@@ -27,6 +27,10 @@ pub struct Report {
     pub threads: Vec<ThreadState>,
     /// The thread whose blocking call found the finding.
     pub detected_by: ThreadRef,
+    /// For a finding of the closed-world rule: the world whose every thread is blocked (the
+    /// program, or one test). `None` for a cycle of waits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub world: Option<String>,
 }
 
 /// The kinds of findings.
@@ -34,8 +38,11 @@ pub struct Report {
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum ReportKind {
-    /// Threads wait for each other in a cycle: none of them can ever proceed.
+    /// Threads that can never proceed: a cycle of waits, or a world where every thread waits
+    /// for another.
     Deadlock,
+    /// A test made no progress within its time limit; the report shows every thread's wait.
+    Stall,
 }
 
 impl ReportKind {
@@ -43,6 +50,7 @@ impl ReportKind {
     pub fn headline(self) -> &'static str {
         match self {
             ReportKind::Deadlock => "impasse: deadlock detected",
+            ReportKind::Stall => "impasse: stall",
         }
     }
 }
@@ -88,6 +96,10 @@ pub struct Wait {
     pub at: Site,
     /// The threads in the finding that keep this request from being granted, and why.
     pub blocked_by: Vec<Blocker>,
+    /// Whether any thread may grant the request (a condition variable, a channel, a barrier, a
+    /// semaphore), rather than the holders or one joined thread.
+    #[serde(default)]
+    pub any_thread_may_wake: bool,
 }
 
 /// Why one thread cannot be granted its request yet.
@@ -117,6 +129,8 @@ pub enum BlockReason {
         /// Where the writer waits.
         at: Site,
     },
+    /// It is the thread being joined, and has not finished.
+    Joining,
 }
 
 /// A resource held by a thread.
@@ -166,6 +180,18 @@ pub enum ResourceKind {
     ReentrantMutex,
     /// `impasse::RwLock` or `impasse::stdsync::RwLock`.
     RwLock,
+    /// `impasse::Condvar` or `impasse::stdsync::Condvar`.
+    Condvar,
+    /// `impasse::Semaphore`.
+    Semaphore,
+    /// `impasse::Barrier`.
+    Barrier,
+    /// A channel of `impasse::mpsc`.
+    Channel,
+    /// A thread, as something to join.
+    Thread,
+    /// `impasse::Once` or `impasse::OnceLock`.
+    Once,
 }
 
 impl fmt::Display for ResourceKind {
@@ -174,6 +200,12 @@ impl fmt::Display for ResourceKind {
             ResourceKind::Mutex => "Mutex",
             ResourceKind::ReentrantMutex => "ReentrantMutex",
             ResourceKind::RwLock => "RwLock",
+            ResourceKind::Condvar => "Condvar",
+            ResourceKind::Semaphore => "Semaphore",
+            ResourceKind::Barrier => "Barrier",
+            ResourceKind::Channel => "channel",
+            ResourceKind::Thread => "thread",
+            ResourceKind::Once => "Once",
         })
     }
 }
@@ -193,6 +225,20 @@ pub enum Access {
     Upgradable,
     /// Upgrading an upgradable read lock to a write lock.
     Upgrade,
+    /// Waiting for a notification (condition variable).
+    Notification,
+    /// Receiving from a channel.
+    Receive,
+    /// Sending on a channel that is full (or a rendezvous channel).
+    Send,
+    /// Waiting at a barrier for the other parties.
+    Arrival,
+    /// Holding or waiting for semaphore permits.
+    Permit,
+    /// Waiting for a thread to finish.
+    Join,
+    /// Waiting for another thread's one-time initialisation to complete.
+    Completion,
 }
 
 impl fmt::Display for Access {
@@ -203,6 +249,13 @@ impl fmt::Display for Access {
             Access::SharedRecursive => "recursive read",
             Access::Upgradable => "upgradable read",
             Access::Upgrade => "upgrade to write",
+            Access::Notification => "notification",
+            Access::Receive => "receive",
+            Access::Send => "send",
+            Access::Arrival => "arrival",
+            Access::Permit => "permit",
+            Access::Join => "join",
+            Access::Completion => "completion",
         })
     }
 }

@@ -3,25 +3,50 @@
 //! Short on purpose: the headline, then per thread one line for its wait, one for where it
 //! waits, one per blocker, one per held resource; then the cycle in one line.
 
-use super::{Access, BlockReason, Report, Resource, ResourceKind, ThreadRef, ThreadState, Wait};
+use super::{
+    Access, BlockReason, Report, ReportKind, Resource, ResourceKind, ThreadRef, ThreadState, Wait,
+};
 use std::fmt;
 
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: ", self.kind.headline())?;
-        match self.threads.len() {
-            1 => writeln!(f, "a thread waits for a resource it holds itself")?,
-            n => writeln!(f, "{n} threads wait for each other in a cycle")?,
+        match (self.kind, &self.world, self.threads.len()) {
+            (ReportKind::Stall, world, _) => writeln!(
+                f,
+                "the {} made no progress; every thread's state follows",
+                world.as_deref().unwrap_or("program")
+            )?,
+            (_, Some(world), 1) => writeln!(
+                f,
+                "the only thread of the {world} waits, and no other thread is left to wake it"
+            )?,
+            (_, Some(world), n) => writeln!(
+                f,
+                "{n} threads wait, and none can wake another: every thread of the {world} is blocked"
+            )?,
+            (_, None, 1) => writeln!(f, "a thread waits for a resource it holds itself")?,
+            (_, None, n) => writeln!(f, "{n} threads wait for each other in a cycle")?,
         }
         for state in &self.threads {
             write_thread(f, state)?;
         }
-        write_cycle(f, &self.threads)?;
-        write!(
-            f,
-            "  detected by {}, whose wait closed the cycle",
-            self.detected_by
-        )
+        match (self.kind, &self.world) {
+            (ReportKind::Stall, _) => write!(f, "  reported by {}", self.detected_by),
+            (_, Some(_)) => write!(
+                f,
+                "  detected by {}, the last of them to block",
+                self.detected_by
+            ),
+            (_, None) => {
+                write_cycle(f, &self.threads)?;
+                write!(
+                    f,
+                    "  detected by {}, whose wait closed the cycle",
+                    self.detected_by
+                )
+            }
+        }
     }
 }
 
@@ -51,7 +76,7 @@ fn write_thread(f: &mut fmt::Formatter<'_>, state: &ThreadState) -> fmt::Result 
     write!(f, "  {}", state.thread)?;
     match &state.waits_for {
         Some(wait) => write_wait(f, wait)?,
-        None => writeln!(f, " is not blocked")?,
+        None => writeln!(f, " is running")?,
     }
     for hold in &state.holds {
         writeln!(
@@ -86,7 +111,13 @@ fn write_wait(f: &mut fmt::Formatter<'_>, wait: &Wait) -> fmt::Result {
                 "      behind the write request of {} at {at} (no new reader passes a waiting writer)",
                 blocker.thread
             )?,
+            BlockReason::Joining => {
+                writeln!(f, "      which has not finished: {} is blocked", blocker.thread)?
+            }
         }
+    }
+    if wait.any_thread_may_wake {
+        writeln!(f, "      any other thread could wake it, but none can run")?;
     }
     Ok(())
 }
@@ -116,6 +147,13 @@ fn wait_verb(kind: ResourceKind, access: Access) -> &'static str {
         (ResourceKind::RwLock, Access::Shared | Access::SharedRecursive) => "waits to read",
         (ResourceKind::RwLock, Access::Upgradable) => "waits for an upgradable read of",
         (ResourceKind::RwLock, Access::Upgrade) => "waits to upgrade its read of",
+        (_, Access::Notification) => "waits on",
+        (_, Access::Receive) => "waits to receive from",
+        (_, Access::Send) => "waits to send on",
+        (_, Access::Arrival) => "waits at",
+        (_, Access::Permit) => "waits for a permit of",
+        (_, Access::Join) => "waits to join",
+        (_, Access::Completion) => "waits for the initialisation of",
         _ => "waits for",
     }
 }
@@ -126,6 +164,7 @@ fn held_access(kind: ResourceKind, access: Access) -> &'static str {
         (ResourceKind::RwLock, Access::Exclusive) => "the write lock of ",
         (ResourceKind::RwLock, Access::Upgradable) => "an upgradable read of ",
         (ResourceKind::RwLock, _) => "a read lock of ",
+        (_, Access::Permit) => "a permit of ",
         _ => "",
     }
 }

@@ -1,6 +1,7 @@
 //! The swap-in primitives: parking_lot's API ([`Mutex`], [`RwLock`], [`ReentrantMutex`]) and
 //! std's ([`stdsync`]), over one instrumented raw layer each.
 
+mod barrier;
 mod mutex;
 mod raw_mutex;
 mod raw_rwlock;
@@ -8,6 +9,7 @@ mod reentrant_mutex;
 mod rwlock;
 pub mod stdsync;
 
+pub use self::barrier::{Barrier, BarrierWaitResult};
 pub use self::mutex::{MappedMutexGuard, Mutex, MutexGuard};
 pub use self::raw_mutex::RawMutex;
 pub use self::raw_rwlock::RawRwLock;

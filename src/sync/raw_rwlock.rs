@@ -34,87 +34,87 @@ impl RawRwLock {
         }
     }
 
-    /// One non-blocking attempt at `access`.
+    /// One non-blocking attempt at `mode`.
     #[inline]
-    fn attempt(&self, access: Access) -> bool {
-        match access {
-            Access::Exclusive => self.raw.try_lock_exclusive(),
-            Access::Shared => self.raw.try_lock_shared(),
-            Access::SharedRecursive => self.raw.try_lock_shared_recursive(),
-            Access::Upgradable => self.raw.try_lock_upgradable(),
+    fn attempt(&self, mode: Mode) -> bool {
+        match mode {
+            Mode::Exclusive => self.raw.try_lock_exclusive(),
+            Mode::Shared => self.raw.try_lock_shared(),
+            Mode::SharedRecursive => self.raw.try_lock_shared_recursive(),
+            Mode::Upgradable => self.raw.try_lock_upgradable(),
             // SAFETY: `Upgrade` is only requested by a caller holding an upgradable lock.
-            Access::Upgrade => unsafe { self.raw.try_upgrade() },
+            Mode::Upgrade => unsafe { self.raw.try_upgrade() },
         }
     }
 
-    /// Blocks for `access` in the raw lock, until `deadline` if there is one.
-    fn block(&self, access: Access, deadline: Option<Instant>) -> bool {
+    /// Blocks for `mode` in the raw lock, until `deadline` if there is one.
+    fn block(&self, mode: Mode, deadline: Option<Instant>) -> bool {
         let Some(deadline) = deadline else {
-            match access {
-                Access::Exclusive => self.raw.lock_exclusive(),
-                Access::Shared => self.raw.lock_shared(),
-                Access::SharedRecursive => self.raw.lock_shared_recursive(),
-                Access::Upgradable => self.raw.lock_upgradable(),
+            match mode {
+                Mode::Exclusive => self.raw.lock_exclusive(),
+                Mode::Shared => self.raw.lock_shared(),
+                Mode::SharedRecursive => self.raw.lock_shared_recursive(),
+                Mode::Upgradable => self.raw.lock_upgradable(),
                 // SAFETY: `Upgrade` is only requested by a caller holding an upgradable lock.
-                Access::Upgrade => unsafe { self.raw.upgrade() },
+                Mode::Upgrade => unsafe { self.raw.upgrade() },
             }
             return true;
         };
-        match access {
-            Access::Exclusive => self.raw.try_lock_exclusive_until(deadline),
-            Access::Shared => self.raw.try_lock_shared_until(deadline),
-            Access::SharedRecursive => self.raw.try_lock_shared_recursive_until(deadline),
-            Access::Upgradable => self.raw.try_lock_upgradable_until(deadline),
+        match mode {
+            Mode::Exclusive => self.raw.try_lock_exclusive_until(deadline),
+            Mode::Shared => self.raw.try_lock_shared_until(deadline),
+            Mode::SharedRecursive => self.raw.try_lock_shared_recursive_until(deadline),
+            Mode::Upgradable => self.raw.try_lock_upgradable_until(deadline),
             // SAFETY: `Upgrade` is only requested by a caller holding an upgradable lock.
-            Access::Upgrade => unsafe { self.raw.try_upgrade_until(deadline) },
+            Mode::Upgrade => unsafe { self.raw.try_upgrade_until(deadline) },
         }
     }
 
     /// The one acquisition path: fast attempt, else the cold path; then the bookkeeping.
     #[inline]
     #[track_caller]
-    fn acquire(&self, access: Access, deadline: Option<Instant>) -> bool {
-        let acquired = self.attempt(access) || self.acquire_slow(access, deadline);
+    fn acquire(&self, mode: Mode, deadline: Option<Instant>) -> bool {
+        let acquired = self.attempt(mode) || self.acquire_slow(mode, deadline);
         if acquired {
-            self.record(access, Location::caller());
+            self.record(mode, Location::caller());
         }
         acquired
     }
 
     #[cold]
     #[track_caller]
-    fn acquire_slow(&self, access: Access, deadline: Option<Instant>) -> bool {
+    fn acquire_slow(&self, mode: Mode, deadline: Option<Instant>) -> bool {
         let mut spin = SpinWait::new();
         while spin.spin() {
-            if self.attempt(access) {
+            if self.attempt(mode) {
                 return true;
             }
         }
         detect::wait(
             &self.meta,
-            access,
+            mode.access(),
             Location::caller(),
             deadline,
-            &Request { lock: self, access },
+            &Request { lock: self, mode },
         )
     }
 
     #[inline]
-    fn record(&self, access: Access, at: &'static Location<'static>) {
-        match access {
-            Access::Exclusive => {
+    fn record(&self, mode: Mode, at: &'static Location<'static>) {
+        match mode {
+            Mode::Exclusive => {
                 let holder = detect::acquired(&self.meta, Access::Exclusive, at);
                 self.owner.set(holder);
             }
-            Access::Upgrade => {
+            Mode::Upgrade => {
                 let holder = detect::changed(&self.meta, Access::Upgradable, Access::Exclusive);
                 self.owner.set(holder);
             }
             // A recursive read is held like any read, and released by `unlock_shared`.
-            Access::Shared | Access::SharedRecursive => {
+            Mode::Shared | Mode::SharedRecursive => {
                 detect::acquired(&self.meta, Access::Shared, at);
             }
-            Access::Upgradable => {
+            Mode::Upgradable => {
                 detect::acquired(&self.meta, Access::Upgradable, at);
             }
         }
@@ -123,53 +123,70 @@ impl RawRwLock {
     /// Blocking acquisition: parking_lot's own call when the detector is off.
     #[inline]
     #[track_caller]
-    fn lock_blocking(&self, access: Access) {
+    fn lock_blocking(&self, mode: Mode) {
         if !detect::ENABLED {
-            self.block(access, None);
+            self.block(mode, None);
             return;
         }
-        self.acquire(access, None);
+        self.acquire(mode, None);
     }
 
     #[inline]
     #[track_caller]
-    fn lock_timed(&self, access: Access, deadline: Option<Instant>) -> bool {
+    fn lock_timed(&self, mode: Mode, deadline: Option<Instant>) -> bool {
         if !detect::ENABLED {
-            return match deadline {
-                Some(deadline) => self.block(access, Some(deadline)),
-                None => {
-                    self.block(access, None);
-                    true
-                }
-            };
+            return self.block(mode, deadline);
         }
-        self.acquire(access, deadline)
+        self.acquire(mode, deadline)
     }
 
     #[inline]
     #[track_caller]
-    fn try_acquire(&self, access: Access) -> bool {
-        let acquired = self.attempt(access);
+    fn try_acquire(&self, mode: Mode) -> bool {
+        let acquired = self.attempt(mode);
         if acquired {
-            self.record(access, Location::caller());
+            self.record(mode, Location::caller());
         }
         acquired
+    }
+}
+
+/// The ways to acquire an RwLock, one per raw operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Exclusive,
+    Shared,
+    SharedRecursive,
+    Upgradable,
+    Upgrade,
+}
+
+impl Mode {
+    /// How the detector names the request.
+    fn access(self) -> Access {
+        match self {
+            Mode::Exclusive => Access::Exclusive,
+            Mode::Shared => Access::Shared,
+            Mode::SharedRecursive => Access::SharedRecursive,
+            Mode::Upgradable => Access::Upgradable,
+            Mode::Upgrade => Access::Upgrade,
+        }
     }
 }
 
 /// One acquisition of an RwLock with a given access, as the detector drives it.
 struct Request<'a> {
     lock: &'a RawRwLock,
-    access: Access,
+    mode: Mode,
 }
 
 impl Acquire for Request<'_> {
     fn attempt(&self) -> bool {
-        self.lock.attempt(self.access)
+        self.lock.attempt(self.mode)
     }
 
     fn block(&self, deadline: Option<Instant>) -> bool {
-        self.lock.block(self.access, deadline)
+        self.lock.block(self.mode, deadline)
     }
 
     fn writer_queued(&self) -> bool {
@@ -190,13 +207,13 @@ unsafe impl lock_api::RawRwLock for RawRwLock {
     #[inline]
     #[track_caller]
     fn lock_shared(&self) {
-        self.lock_blocking(Access::Shared);
+        self.lock_blocking(Mode::Shared);
     }
 
     #[inline]
     #[track_caller]
     fn try_lock_shared(&self) -> bool {
-        self.try_acquire(Access::Shared)
+        self.try_acquire(Mode::Shared)
     }
 
     #[inline]
@@ -209,13 +226,13 @@ unsafe impl lock_api::RawRwLock for RawRwLock {
     #[inline]
     #[track_caller]
     fn lock_exclusive(&self) {
-        self.lock_blocking(Access::Exclusive);
+        self.lock_blocking(Mode::Exclusive);
     }
 
     #[inline]
     #[track_caller]
     fn try_lock_exclusive(&self) -> bool {
-        self.try_acquire(Access::Exclusive)
+        self.try_acquire(Mode::Exclusive)
     }
 
     #[inline]
@@ -291,25 +308,25 @@ unsafe impl lock_api::RawRwLockTimed for RawRwLock {
     #[inline]
     #[track_caller]
     fn try_lock_shared_for(&self, timeout: Duration) -> bool {
-        self.lock_timed(Access::Shared, deadline_after(timeout))
+        self.lock_timed(Mode::Shared, deadline_after(timeout))
     }
 
     #[inline]
     #[track_caller]
     fn try_lock_shared_until(&self, deadline: Instant) -> bool {
-        self.lock_timed(Access::Shared, Some(deadline))
+        self.lock_timed(Mode::Shared, Some(deadline))
     }
 
     #[inline]
     #[track_caller]
     fn try_lock_exclusive_for(&self, timeout: Duration) -> bool {
-        self.lock_timed(Access::Exclusive, deadline_after(timeout))
+        self.lock_timed(Mode::Exclusive, deadline_after(timeout))
     }
 
     #[inline]
     #[track_caller]
     fn try_lock_exclusive_until(&self, deadline: Instant) -> bool {
-        self.lock_timed(Access::Exclusive, Some(deadline))
+        self.lock_timed(Mode::Exclusive, Some(deadline))
     }
 }
 
@@ -318,13 +335,13 @@ unsafe impl lock_api::RawRwLockRecursive for RawRwLock {
     #[inline]
     #[track_caller]
     fn lock_shared_recursive(&self) {
-        self.lock_blocking(Access::SharedRecursive);
+        self.lock_blocking(Mode::SharedRecursive);
     }
 
     #[inline]
     #[track_caller]
     fn try_lock_shared_recursive(&self) -> bool {
-        self.try_acquire(Access::SharedRecursive)
+        self.try_acquire(Mode::SharedRecursive)
     }
 }
 
@@ -333,13 +350,13 @@ unsafe impl lock_api::RawRwLockRecursiveTimed for RawRwLock {
     #[inline]
     #[track_caller]
     fn try_lock_shared_recursive_for(&self, timeout: Duration) -> bool {
-        self.lock_timed(Access::SharedRecursive, deadline_after(timeout))
+        self.lock_timed(Mode::SharedRecursive, deadline_after(timeout))
     }
 
     #[inline]
     #[track_caller]
     fn try_lock_shared_recursive_until(&self, deadline: Instant) -> bool {
-        self.lock_timed(Access::SharedRecursive, Some(deadline))
+        self.lock_timed(Mode::SharedRecursive, Some(deadline))
     }
 }
 
@@ -348,13 +365,13 @@ unsafe impl lock_api::RawRwLockUpgrade for RawRwLock {
     #[inline]
     #[track_caller]
     fn lock_upgradable(&self) {
-        self.lock_blocking(Access::Upgradable);
+        self.lock_blocking(Mode::Upgradable);
     }
 
     #[inline]
     #[track_caller]
     fn try_lock_upgradable(&self) -> bool {
-        self.try_acquire(Access::Upgradable)
+        self.try_acquire(Mode::Upgradable)
     }
 
     #[inline]
@@ -367,13 +384,13 @@ unsafe impl lock_api::RawRwLockUpgrade for RawRwLock {
     #[inline]
     #[track_caller]
     unsafe fn upgrade(&self) {
-        self.lock_blocking(Access::Upgrade);
+        self.lock_blocking(Mode::Upgrade);
     }
 
     #[inline]
     #[track_caller]
     unsafe fn try_upgrade(&self) -> bool {
-        self.try_acquire(Access::Upgrade)
+        self.try_acquire(Mode::Upgrade)
     }
 }
 
@@ -419,25 +436,25 @@ unsafe impl lock_api::RawRwLockUpgradeTimed for RawRwLock {
     #[inline]
     #[track_caller]
     fn try_lock_upgradable_for(&self, timeout: Duration) -> bool {
-        self.lock_timed(Access::Upgradable, deadline_after(timeout))
+        self.lock_timed(Mode::Upgradable, deadline_after(timeout))
     }
 
     #[inline]
     #[track_caller]
     fn try_lock_upgradable_until(&self, deadline: Instant) -> bool {
-        self.lock_timed(Access::Upgradable, Some(deadline))
+        self.lock_timed(Mode::Upgradable, Some(deadline))
     }
 
     #[inline]
     #[track_caller]
     unsafe fn try_upgrade_for(&self, timeout: Duration) -> bool {
-        self.lock_timed(Access::Upgrade, deadline_after(timeout))
+        self.lock_timed(Mode::Upgrade, deadline_after(timeout))
     }
 
     #[inline]
     #[track_caller]
     unsafe fn try_upgrade_until(&self, deadline: Instant) -> bool {
-        self.lock_timed(Access::Upgrade, Some(deadline))
+        self.lock_timed(Mode::Upgrade, Some(deadline))
     }
 }
 

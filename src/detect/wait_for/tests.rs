@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::detect::registry::{IdBlock, ThreadKey};
+use crate::detect::threads::WorldId;
 use crate::report::ResourceKind;
 
 struct World {
@@ -46,10 +47,16 @@ impl World {
             resource: wait,
             access,
             at: Location::caller(),
+            wakers: Wakers::Holders,
             timed,
         };
-        self.graph
-            .register(thread, Some(format!("t{}", thread.get())), wait, holds);
+        self.graph.register(
+            thread,
+            Some(format!("t{}", thread.get())),
+            WorldId::PROGRAM,
+            wait,
+            holds,
+        );
         thread
     }
 
