@@ -76,6 +76,7 @@ pub mod report;
 mod sync;
 #[cfg(not(loom))]
 pub mod testing;
+pub mod thread;
 
 pub use crate::report::Report;
 pub use crate::sync::stdsync;

@@ -44,6 +44,15 @@ use std::time::Instant;
 /// Whether the primitives are instrumented. A constant, so `if !ENABLED` costs nothing.
 pub(crate) const ENABLED: bool = cfg!(feature = "detect");
 
+/// A marker for guards that must stay on the thread that acquired them while the detector
+/// runs (what a thread holds is recorded per thread): not `Send` with `detect`, `Send` without.
+#[cfg(feature = "detect")]
+pub(crate) type GuardMarker = std::marker::PhantomData<*const ()>;
+/// A marker for guards that must stay on the thread that acquired them while the detector
+/// runs: with `detect` off it restricts nothing.
+#[cfg(not(feature = "detect"))]
+pub(crate) type GuardMarker = std::marker::PhantomData<()>;
+
 /// The blocking side of one acquisition of a primitive, as the detector drives it.
 pub(crate) trait Acquire {
     /// One attempt that never blocks; `true` when it acquired.

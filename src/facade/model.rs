@@ -89,7 +89,7 @@ pub(crate) mod cell {
 }
 
 pub(crate) mod thread {
-    pub(crate) use loom::thread::{current, yield_now};
+    pub(crate) use loom::thread::{current, yield_now, Builder, JoinHandle, Thread};
     pub(crate) use std::thread::panicking;
 
     /// A number for the current loom thread, never zero and unique among live threads.
