@@ -13,6 +13,7 @@
 //! # previous.install();
 //! ```
 
+use crate::facade::plain::{AtomicU8, Ordering};
 use crate::report::Report;
 use std::fmt;
 use std::path::PathBuf;
@@ -72,6 +73,8 @@ impl Action {
 /// | variable | meaning | default |
 /// |---|---|---|
 /// | `IMPASSE_ON_DEADLOCK` | `panic`, `abort`, `report` or `ignore`: what a deadlock does | `panic` |
+/// | `IMPASSE_ON_INVERSION` | the same, for a potential deadlock (a lock-order inversion) | `panic` |
+/// | `IMPASSE_LOCK_ORDER` | `instances` (precise) or `strict` (lock classes, lockdep's discipline) | `instances` |
 /// | `IMPASSE_REPORT` | a file to which every report is appended as one JSON line | none |
 ///
 /// Settings are process-wide: tests that install different settings should not run at the
@@ -79,11 +82,14 @@ impl Action {
 #[derive(Debug, Clone, Default)]
 pub struct Settings {
     on_deadlock: Action,
+    on_inversion: Action,
+    strict_lock_order: bool,
     report_file: Option<PathBuf>,
 }
 
 impl Settings {
-    /// The defaults: panic on a deadlock, no report file.
+    /// The defaults: panic on a deadlock and on a potential one, lock order by instances, no
+    /// report file.
     pub fn new() -> Settings {
         Settings::default()
     }
@@ -94,6 +100,22 @@ impl Settings {
         let mut settings = Settings::new();
         if let Some(value) = env_var("IMPASSE_ON_DEADLOCK")? {
             settings.on_deadlock = Action::parse("IMPASSE_ON_DEADLOCK", &value)?;
+        }
+        if let Some(value) = env_var("IMPASSE_ON_INVERSION")? {
+            settings.on_inversion = Action::parse("IMPASSE_ON_INVERSION", &value)?;
+        }
+        if let Some(value) = env_var("IMPASSE_LOCK_ORDER")? {
+            settings.strict_lock_order = match value.trim().to_ascii_lowercase().as_str() {
+                "instances" | "" => false,
+                "strict" => true,
+                _ => {
+                    return Err(SettingsError {
+                        variable: "IMPASSE_LOCK_ORDER",
+                        value,
+                        expected: "instances or strict",
+                    })
+                }
+            };
         }
         if let Some(value) = env_var("IMPASSE_REPORT")? {
             if !value.is_empty() {
@@ -109,6 +131,26 @@ impl Settings {
         self
     }
 
+    /// What a potential deadlock (a lock-order inversion) does.
+    pub fn on_inversion(mut self, action: Action) -> Settings {
+        self.on_inversion = action;
+        self
+    }
+
+    /// Strict lock order: order locks by class (creation site) across all threads, as
+    /// lockdep does, and report any inversion of that order. Off by default, where only
+    /// inversions that can deadlock between the lock instances of this run are reported.
+    /// Choose it before taking locks: edges recorded in one mode are not converted.
+    pub fn strict_lock_order(mut self, strict: bool) -> Settings {
+        self.strict_lock_order = strict;
+        self
+    }
+
+    /// Whether lock order is strict (see [`Settings::strict_lock_order`]).
+    pub fn is_strict_lock_order(&self) -> bool {
+        self.strict_lock_order
+    }
+
     /// Appends every report to `path` as one JSON line (`None`: no file).
     pub fn report_file(mut self, path: Option<PathBuf>) -> Settings {
         self.report_file = path;
@@ -118,6 +160,14 @@ impl Settings {
     /// Makes these the current settings and returns the ones they replace (install those
     /// again to restore them).
     pub fn install(self) -> Settings {
+        STRICT.store(
+            if self.strict_lock_order {
+                STRICT_YES
+            } else {
+                STRICT_NO
+            },
+            Ordering::Relaxed,
+        );
         let mut current = CURRENT.lock();
         let previous = current.take().unwrap_or_else(from_env_or_warn);
         *current = Some(self);
@@ -206,6 +256,62 @@ pub(crate) fn deadlock_found(report: &Report) {
         Action::Callback(callback) => callback(report),
     }
 }
+
+/// Applies the current inversion action to `report`. `release` undoes the acquisition that
+/// closed the cycle; it runs before the thread unwinds, and not at all when the action lets
+/// the thread go on holding the lock.
+#[cfg(feature = "detect")]
+#[track_caller]
+pub(crate) fn inversion_found(report: &Report, release: impl FnOnce()) {
+    let settings = Settings::current();
+    if let Some(path) = &settings.report_file {
+        append_json(path, report);
+    }
+    match settings.on_inversion {
+        Action::Panic if crate::facade::thread::panicking() => eprintln!("{report}"),
+        Action::Panic => {
+            release();
+            panic!("{report}");
+        }
+        Action::Abort => {
+            eprintln!("{report}\nimpasse: aborting (IMPASSE_ON_INVERSION=abort)");
+            std::process::abort();
+        }
+        Action::Report => eprintln!("{report}"),
+        Action::Ignore => {}
+        Action::Callback(callback) => {
+            let called =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| callback(report)));
+            if let Err(payload) = called {
+                release();
+                std::panic::resume_unwind(payload);
+            }
+        }
+    }
+}
+
+/// Whether lock order is by class (strict mode), as currently set. Asked on every new
+/// lock-order edge, so it is cached apart from the settings' lock.
+#[cfg(feature = "detect")]
+pub(crate) fn strict_lock_order() -> bool {
+    match STRICT.load(Ordering::Relaxed) {
+        STRICT_YES => true,
+        STRICT_NO => false,
+        _ => {
+            let strict = Settings::current().strict_lock_order;
+            STRICT.store(
+                if strict { STRICT_YES } else { STRICT_NO },
+                Ordering::Relaxed,
+            );
+            strict
+        }
+    }
+}
+
+/// `STRICT`: not read yet, no, yes.
+const STRICT_YES: u8 = 2;
+const STRICT_NO: u8 = 1;
+static STRICT: AtomicU8 = AtomicU8::new(0);
 
 #[cfg(feature = "detect")]
 fn append_json(path: &std::path::Path, report: &Report) {

@@ -15,11 +15,15 @@
 mod resource;
 pub(crate) use self::resource::{Holder, Owner, ResourceMeta};
 
+#[cfg(feature = "detect")]
+mod order;
+
 mod cooperative;
 pub(crate) use self::cooperative::{grant, grant_all, CoopWait, ThreadToken, WaiterToken, WakeBy};
 mod worlds;
 pub(crate) use self::worlds::{
-    close_world, current_world, join_world, open_world, stall_report, WorldToken,
+    close_world, finishing, joined, open_world, spawning, stall_report, started, Ending, Lineage,
+    WorldToken,
 };
 
 #[cfg(feature = "detect")]
@@ -27,11 +31,17 @@ mod closed_world;
 #[cfg(feature = "detect")]
 mod detector;
 #[cfg(feature = "detect")]
+mod edge_cache;
+#[cfg(feature = "detect")]
+mod lock_order;
+#[cfg(feature = "detect")]
 mod registry;
 #[cfg(feature = "detect")]
 mod this_thread;
 #[cfg(feature = "detect")]
 mod threads;
+#[cfg(feature = "detect")]
+mod vector_clock;
 #[cfg(feature = "detect")]
 mod wait;
 #[cfg(feature = "detect")]
@@ -68,35 +78,64 @@ pub(crate) trait Acquire {
     fn writer_queued(&self) -> bool {
         false
     }
+
+    /// Undoes the acquisition that just succeeded, before a potential-deadlock report unwinds
+    /// the thread (the guard that would release it does not exist yet).
+    ///
+    /// # Safety
+    ///
+    /// Only right after `attempt` or `block` returned `true` on this thread, once.
+    #[cfg_attr(not(feature = "detect"), allow(dead_code))]
+    unsafe fn release(&self);
 }
 
-/// Records that this thread now holds `meta` with `access`, acquired at `at`. Returns the
-/// thread, for primitives that keep an [`Owner`] word.
+/// Whether an acquisition can block, and so can be part of a deadlock: only then does it add
+/// lock-order edges into the lock it acquires (a `try_lock` or a timed one cannot deadlock).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Blocking {
+    /// `lock`, `read`, `write`, ...: waits as long as it takes.
+    Untimed,
+    /// `try_lock` or a timed acquisition: gives up by itself.
+    GivesUp,
+}
+
+/// Records that this thread now holds `meta` with `access`, acquired at `at`, and (for an
+/// acquisition that could block) the lock-order edges from what it held before, reporting an
+/// inversion they close. Returns the thread, for primitives that keep an [`Owner`] word.
 #[inline]
+#[track_caller]
 pub(crate) fn acquired(
     meta: &ResourceMeta,
     access: Access,
     at: &'static Location<'static>,
+    blocking: Blocking,
+    lock: &impl Acquire,
 ) -> Holder {
     #[cfg(feature = "detect")]
     {
-        this_thread::with(|t| {
+        let (key, new_edges) = this_thread::with(|t| {
             let resource = this_thread::ResourceRef {
                 id: meta.id_or(|| t.next_id()),
                 kind: meta.kind(),
                 created_at: meta.created_at(),
             };
+            let new_edges = blocking == Blocking::Untimed && t.has_new_edge_to(resource.id);
             t.push(this_thread::Held {
                 resource,
                 access,
                 at,
+                ordered: false,
             });
-            t.key()
-        })
+            (t.key(), new_edges)
+        })?;
+        if new_edges {
+            order::record_edges(meta, access, lock);
+        }
+        Some(key)
     }
     #[cfg(not(feature = "detect"))]
     {
-        let _ = (meta, access, at);
+        let _ = (meta, access, at, blocking, lock);
     }
 }
 
@@ -105,7 +144,10 @@ pub(crate) fn acquired(
 pub(crate) fn released(meta: &ResourceMeta, access: Access) {
     #[cfg(feature = "detect")]
     if let Some(id) = meta.id() {
-        this_thread::with(|t| t.remove(id, access));
+        let held = this_thread::with(|t| t.remove(id, access)).flatten();
+        if held.is_some_and(|h| h.ordered) {
+            meta.mark_ordered();
+        }
     }
     #[cfg(not(feature = "detect"))]
     let _ = (meta, access);

@@ -32,6 +32,8 @@ mod on {
 
     /// `word` flag: the resource has an entry in the names table.
     const NAMED: u64 = 0b1;
+    /// `word` flag: the resource may be a node of the lock-order graph.
+    const ORDERED: u64 = 0b10;
     const FLAG_BITS: u32 = 2;
     const FLAGS: u64 = (1 << FLAG_BITS) - 1;
 
@@ -91,6 +93,14 @@ mod on {
             }
         }
 
+        /// Notes that the lock-order graph may hold a node for this resource, so that
+        /// dropping it removes the node.
+        pub(crate) fn mark_ordered(&self) {
+            if self.word.load(Ordering::Relaxed) & ORDERED == 0 {
+                self.word.fetch_or(ORDERED, Ordering::Relaxed);
+            }
+        }
+
         #[cold]
         fn assign(&self, id: ResourceId) -> ResourceId {
             // Two readers may race to name a fresh RwLock: the first id wins, and the
@@ -117,6 +127,9 @@ mod on {
             if let Some(id) = ResourceId::from_raw(word >> FLAG_BITS) {
                 if word & NAMED != 0 {
                     registry::forget_name(id);
+                }
+                if word & ORDERED != 0 {
+                    crate::detect::lock_order::forget(id);
                 }
             }
         }

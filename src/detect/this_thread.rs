@@ -8,11 +8,14 @@
 //! exact for as long as it is in the graph.
 
 use super::detector;
+use super::edge_cache::EdgeCache;
 use super::registry::{IdBlock, ResourceId, ThreadKey};
 use super::threads::WorldId;
+use super::vector_clock::{Stamp, VectorClock};
 use crate::report::{Access, ResourceKind};
 use std::cell::{Cell, RefCell};
 use std::panic::Location;
+use std::sync::Arc;
 
 /// One entry of the held stack.
 #[derive(Debug, Clone, Copy)]
@@ -20,6 +23,9 @@ pub(crate) struct Held {
     pub(crate) resource: ResourceRef,
     pub(crate) access: Access,
     pub(crate) at: &'static Location<'static>,
+    /// The lock became a node of the lock-order graph while held here; its release marks the
+    /// lock so that dropping it removes the node.
+    pub(crate) ordered: bool,
 }
 
 /// What the detector needs to name a resource without touching it.
@@ -37,6 +43,10 @@ pub(crate) struct ThreadState {
     world: Cell<WorldId>,
     ids: Cell<IdBlock>,
     held: RefCell<Vec<Held>>,
+    /// Lock-order edges this thread has recorded already.
+    edges: RefCell<EdgeCache>,
+    /// This thread's vector clock (spawns and joins); `None` until first needed.
+    clock: RefCell<Option<Arc<VectorClock>>>,
 }
 
 crate::facade::per_thread! {
@@ -46,6 +56,8 @@ crate::facade::per_thread! {
             world: Cell::new(WorldId::PROGRAM),
             ids: Cell::new(IdBlock::empty()),
             held: RefCell::new(Vec::new()),
+            edges: RefCell::new(EdgeCache::new()),
+            clock: RefCell::new(None),
         }
     };
 }
@@ -115,23 +127,83 @@ impl ThreadState {
         self.held.borrow_mut().push(held);
     }
 
-    /// Forgets the most recent hold of `id` with `access`; nothing if there is none (a lock
-    /// released by a thread that did not acquire it, through the unsafe raw API).
+    /// Forgets the most recent hold of `id` with `access` and returns it; `None` if there is
+    /// none (a lock released by a thread that did not acquire it, through the unsafe raw API).
     #[inline]
-    pub(crate) fn remove(&self, id: ResourceId, access: Access) {
+    pub(crate) fn remove(&self, id: ResourceId, access: Access) -> Option<Held> {
         let mut held = self.held.borrow_mut();
         if let Some(last) = held.last() {
             if last.resource.id == id && last.access == access {
-                held.pop();
-                return;
+                return held.pop();
             }
         }
-        if let Some(index) = held
+        let index = held
             .iter()
-            .rposition(|h| h.resource.id == id && h.access == access)
-        {
-            held.remove(index);
+            .rposition(|h| h.resource.id == id && h.access == access)?;
+        Some(held.remove(index))
+    }
+
+    /// Whether pushing a hold of `id` now would record a lock-order edge this thread has not
+    /// recorded before (one cache probe per held lock; no allocation, no global lock).
+    #[inline]
+    pub(crate) fn has_new_edge_to(&self, id: ResourceId) -> bool {
+        let held = self.held.borrow();
+        if held.is_empty() {
+            return false;
         }
+        let edges = self.edges.borrow();
+        held.iter()
+            .any(|h| h.resource.id != id && !edges.contains(h.resource.id, id))
+    }
+
+    /// Remembers the edges from every held lock to the top of the stack as recorded, and
+    /// marks every hold involved as a node of the lock-order graph.
+    pub(crate) fn edges_recorded(&self) {
+        let mut held = self.held.borrow_mut();
+        let Some(top) = held.last().map(|h| h.resource.id) else {
+            return;
+        };
+        let mut edges = self.edges.borrow_mut();
+        for h in held.iter_mut() {
+            if h.resource.id != top {
+                edges.insert(h.resource.id, top);
+            }
+            h.ordered = true;
+        }
+    }
+
+    /// This thread's current stamp, for a lock-order witness.
+    pub(crate) fn stamp(&self) -> Stamp {
+        let key = self.key();
+        let mut clock = self.clock.borrow_mut();
+        let clock = clock.get_or_insert_with(|| {
+            let mut fresh = VectorClock::default();
+            fresh.tick(key);
+            Arc::new(fresh)
+        });
+        Stamp {
+            thread: key,
+            clock: Arc::clone(clock),
+        }
+    }
+
+    /// A spawn: the clock the child starts from; this thread's own epoch moves on.
+    pub(crate) fn fork(&self) -> Arc<VectorClock> {
+        let key = self.key();
+        let parent = self.stamp().clock;
+        let mut next = (*parent).clone();
+        next.tick(key);
+        *self.clock.borrow_mut() = Some(Arc::new(next));
+        parent
+    }
+
+    /// Takes in `clock` (a spawned thread's start, or a joined thread's end) and moves on.
+    pub(crate) fn merge_clock(&self, clock: &VectorClock) {
+        let key = self.key();
+        let mut next = (*self.stamp().clock).clone();
+        next.merge(clock);
+        next.tick(key);
+        *self.clock.borrow_mut() = Some(Arc::new(next));
     }
 
     /// Changes the access of the most recent hold of `id` from `from` to `to` (downgrade,

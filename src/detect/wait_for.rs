@@ -321,6 +321,7 @@ impl WaitFor {
             threads: states,
             detected_by: self.thread_ref(detected_by),
             world,
+            inversion: None,
         }
     }
 
@@ -418,7 +419,7 @@ pub(crate) enum Reason {
 /// An upgrade waits for every reader, the upgrading thread's own plain read locks included,
 /// but not for its own upgradable lock, which it is converting (and no other thread can hold
 /// one at the same time).
-fn conflicts(request: Access, held: Access) -> bool {
+pub(crate) fn conflicts(request: Access, held: Access) -> bool {
     match request {
         Access::Exclusive => true,
         Access::Shared | Access::SharedRecursive => held == Access::Exclusive,

@@ -1,9 +1,13 @@
-//! Worlds, as the rest of the crate sees them: a spawned thread joins its parent's world, and
-//! a test opens a world of its own and collects what was found in it (see `threads.rs`).
+//! Threads' relations, as the rest of the crate sees them: a spawned thread joins its parent's
+//! world and starts from its parent's clock, a joiner takes in the joined thread's clock, and a
+//! test opens a world of its own and collects what was found in it (see `threads.rs` and
+//! `vector_clock.rs`).
 
 use crate::report::Report;
 
-pub(crate) use imp::{current_world, join_world, stall_report, WorldToken};
+pub(crate) use imp::{
+    finishing, joined, spawning, stall_report, started, Ending, Lineage, WorldToken,
+};
 
 /// Opens a world named `name` with the calling thread as its first member. Its findings are
 /// returned by [`close_world`].
@@ -21,20 +25,57 @@ mod imp {
     use crate::detect::detector;
     use crate::detect::this_thread;
     use crate::detect::threads::WorldId;
+    use crate::detect::vector_clock::VectorClock;
     use crate::report::{self, Report, ReportKind, ThreadRef};
+    use std::sync::Arc;
 
-    /// A world, as a spawner hands it to the thread it spawns.
+    /// A test's world.
     #[derive(Debug, Clone, Copy)]
     pub(crate) struct WorldToken(WorldId);
 
-    /// The calling thread's world.
-    pub(crate) fn current_world() -> WorldToken {
-        WorldToken(this_thread::with(|t| t.world()).unwrap_or(WorldId::PROGRAM))
+    /// What a spawner hands the thread it spawns: its world and its clock.
+    #[derive(Debug)]
+    pub(crate) struct Lineage {
+        world: WorldId,
+        clock: Option<Arc<VectorClock>>,
     }
 
-    /// Makes the calling thread (typically one just spawned) a member of `world`.
-    pub(crate) fn join_world(world: WorldToken) {
-        this_thread::with(|t| t.join_world(world.0));
+    /// What a finished thread hands its joiner: its clock.
+    #[derive(Debug)]
+    pub(crate) struct Ending(Option<Arc<VectorClock>>);
+
+    /// In the spawning thread, just before it spawns.
+    pub(crate) fn spawning() -> Lineage {
+        this_thread::with(|t| Lineage {
+            world: t.world(),
+            clock: Some(t.fork()),
+        })
+        .unwrap_or(Lineage {
+            world: WorldId::PROGRAM,
+            clock: None,
+        })
+    }
+
+    /// In the spawned thread, before it runs anything else.
+    pub(crate) fn started(lineage: Lineage) {
+        this_thread::with(|t| {
+            t.join_world(lineage.world);
+            if let Some(clock) = &lineage.clock {
+                t.merge_clock(clock);
+            }
+        });
+    }
+
+    /// In the spawned thread, once its work is done.
+    pub(crate) fn finishing() -> Ending {
+        Ending(this_thread::with(|t| t.stamp().clock))
+    }
+
+    /// In the joining thread, once the join has returned.
+    pub(crate) fn joined(ending: Ending) {
+        if let Some(clock) = &ending.0 {
+            this_thread::with(|t| t.merge_clock(clock));
+        }
     }
 
     pub(super) fn open_world(name: &str) -> WorldToken {
@@ -78,6 +119,7 @@ mod imp {
             threads,
             detected_by: reporter,
             world: Some(detector.threads.world_name(world.0)),
+            inversion: None,
         }
     }
 }
@@ -90,13 +132,29 @@ mod imp {
     #[derive(Debug, Clone, Copy)]
     pub(crate) struct WorldToken;
 
+    /// Nothing: with `detect` off threads have no lineage.
+    #[derive(Debug)]
+    pub(crate) struct Lineage;
+
+    /// Nothing: with `detect` off threads have no clock.
+    #[derive(Debug)]
+    pub(crate) struct Ending;
+
     #[inline(always)]
-    pub(crate) fn current_world() -> WorldToken {
-        WorldToken
+    pub(crate) fn spawning() -> Lineage {
+        Lineage
     }
 
     #[inline(always)]
-    pub(crate) fn join_world(_world: WorldToken) {}
+    pub(crate) fn started(_lineage: Lineage) {}
+
+    #[inline(always)]
+    pub(crate) fn finishing() -> Ending {
+        Ending
+    }
+
+    #[inline(always)]
+    pub(crate) fn joined(_ending: Ending) {}
 
     pub(super) fn open_world(_name: &str) -> WorldToken {
         WorldToken
@@ -113,6 +171,7 @@ mod imp {
             threads: Vec::new(),
             detected_by: reporter,
             world: None,
+            inversion: None,
         }
     }
 }

@@ -67,6 +67,7 @@ mod tests {
             }],
             detected_by: thread,
             world: Some("test `x`".into()),
+            inversion: None,
         };
         let line = report.to_json();
         assert!(!line.contains('\n'));

@@ -31,6 +31,44 @@ pub struct Report {
     /// program, or one test). `None` for a cycle of waits.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub world: Option<String>,
+    /// For a potential deadlock: the lock-order cycle and the order to keep.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inversion: Option<Inversion>,
+}
+
+/// A lock-order inversion: locks taken in orders that form a cycle, by threads that could
+/// run at the same time, so that some interleaving of them deadlocks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Inversion {
+    /// The cycle, one edge per thread: each acquired a lock while holding the previous edge's.
+    /// The first edge is the one whose acquisition closed the cycle.
+    pub edges: Vec<OrderEdge>,
+    /// An order of the locks that breaks the cycle: the one the other edges established.
+    pub suggested_order: Vec<Resource>,
+    /// Whether the cycle is between lock classes (creation sites, strict mode) rather than
+    /// lock instances.
+    pub strict: bool,
+}
+
+/// One edge of a lock-order cycle: a thread acquired `acquired` while holding `held`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct OrderEdge {
+    /// The thread.
+    pub thread: ThreadRef,
+    /// The lock it held.
+    pub held: Resource,
+    /// How it held it.
+    pub held_access: Access,
+    /// Where it had acquired it.
+    pub held_at: Site,
+    /// The lock it then acquired.
+    pub acquired: Resource,
+    /// How it acquired it.
+    pub acquired_access: Access,
+    /// Where it acquired it.
+    pub acquired_at: Site,
 }
 
 /// The kinds of findings.
@@ -41,6 +79,9 @@ pub enum ReportKind {
     /// Threads that can never proceed: a cycle of waits, or a world where every thread waits
     /// for another.
     Deadlock,
+    /// Locks taken in orders that form a cycle: no deadlock this time, but one is possible
+    /// in another interleaving.
+    PotentialDeadlock,
     /// A test made no progress within its time limit; the report shows every thread's wait.
     Stall,
 }
@@ -50,6 +91,7 @@ impl ReportKind {
     pub fn headline(self) -> &'static str {
         match self {
             ReportKind::Deadlock => "impasse: deadlock detected",
+            ReportKind::PotentialDeadlock => "impasse: potential deadlock",
             ReportKind::Stall => "impasse: stall",
         }
     }

@@ -4,13 +4,17 @@
 //! waits, one per blocker, one per held resource; then the cycle in one line.
 
 use super::{
-    Access, BlockReason, Report, ReportKind, Resource, ResourceKind, ThreadRef, ThreadState, Wait,
+    Access, BlockReason, Inversion, OrderEdge, Report, ReportKind, Resource, ResourceKind,
+    ThreadRef, ThreadState, Wait,
 };
 use std::fmt;
 
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: ", self.kind.headline())?;
+        if let Some(inversion) = &self.inversion {
+            return write_inversion(f, inversion, &self.detected_by);
+        }
         match (self.kind, &self.world, self.threads.len()) {
             (ReportKind::Stall, world, _) => writeln!(
                 f,
@@ -175,5 +179,127 @@ fn held_by_access(kind: ResourceKind, access: Access) -> &'static str {
         (ResourceKind::RwLock, Access::Upgradable) => " for upgradable reading",
         (ResourceKind::RwLock, _) => " for reading",
         _ => "",
+    }
+}
+
+/// A lock-order inversion: each edge, the cycle, a possible interleaving, the order to keep.
+fn write_inversion(
+    f: &mut fmt::Formatter<'_>,
+    inversion: &Inversion,
+    by: &ThreadRef,
+) -> fmt::Result {
+    let edges = &inversion.edges;
+    writeln!(
+        f,
+        "{} threads take {} locks in orders that form a cycle{}",
+        edges.len(),
+        edges.len(),
+        if inversion.strict {
+            " (strict mode: locks created on the same line count as one)"
+        } else {
+            ""
+        }
+    )?;
+    for edge in edges {
+        writeln!(
+            f,
+            "  {} acquired {}{} at {}",
+            edge.thread,
+            held_access(edge.acquired.kind, edge.acquired_access),
+            edge.acquired,
+            edge.acquired_at
+        )?;
+        writeln!(
+            f,
+            "      while holding {}{}, acquired at {}",
+            held_access(edge.held.kind, edge.held_access),
+            edge.held,
+            edge.held_at
+        )?;
+    }
+    write!(f, "  cycle: ")?;
+    for edge in edges {
+        write!(f, "{} -> ", edge.held.display_name())?;
+    }
+    if let Some(first) = edges.first() {
+        writeln!(f, "{}", first.held.display_name())?;
+    }
+    write_interleaving(f, edges)?;
+    let order: Vec<String> = inversion
+        .suggested_order
+        .iter()
+        .map(Resource::display_name)
+        .collect();
+    writeln!(
+        f,
+        "  suggested order: {} (take them in this order everywhere)",
+        order.join(", then ")
+    )?;
+    write!(f, "  detected by {by}, whose acquisition closed the cycle")
+}
+
+/// lockdep's "possible unsafe locking scenario": one column per thread; each takes its first
+/// lock, then each asks for its second and waits for the next thread.
+fn write_interleaving(f: &mut fmt::Formatter<'_>, edges: &[OrderEdge]) -> fmt::Result {
+    let names: Vec<String> = edges.iter().map(|e| short_name(&e.thread)).collect();
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    for (i, edge) in edges.iter().enumerate() {
+        let mut row = vec![String::new(); edges.len()];
+        row[i] = format!(
+            "{} {}",
+            verb(edge.held.kind, edge.held_access),
+            edge.held.display_name()
+        );
+        rows.push(row);
+    }
+    for (i, edge) in edges.iter().enumerate() {
+        let mut row = vec![String::new(); edges.len()];
+        let next = &names[(i + 1) % names.len()];
+        row[i] = format!(
+            "{} {}: waits for {next}",
+            verb(edge.acquired.kind, edge.acquired_access),
+            edge.acquired.display_name()
+        );
+        rows.push(row);
+    }
+    let width = rows
+        .iter()
+        .flatten()
+        .chain(&names)
+        .map(String::len)
+        .max()
+        .unwrap_or(0)
+        + 2;
+    writeln!(f, "  possible interleaving:")?;
+    let line = |f: &mut fmt::Formatter<'_>, cells: &[String]| -> fmt::Result {
+        let mut text = String::from("   ");
+        for cell in cells {
+            text.push_str(&format!(" {cell:<width$}"));
+        }
+        writeln!(f, "{}", text.trim_end())
+    };
+    line(f, &names)?;
+    let rule: Vec<String> = names.iter().map(|n| "-".repeat(n.len())).collect();
+    line(f, &rule)?;
+    for row in &rows {
+        line(f, row)?;
+    }
+    Ok(())
+}
+
+fn short_name(thread: &ThreadRef) -> String {
+    match &thread.name {
+        Some(name) => name.clone(),
+        None => format!("T{}", thread.id),
+    }
+}
+
+/// "lock", "read", "write", "upgradable-read" for the interleaving table.
+fn verb(kind: ResourceKind, access: Access) -> &'static str {
+    match (kind, access) {
+        (ResourceKind::RwLock, Access::Exclusive) => "write",
+        (ResourceKind::RwLock, Access::Upgradable) => "upgradable-read",
+        (ResourceKind::RwLock, _) => "read",
+        _ => "lock",
     }
 }

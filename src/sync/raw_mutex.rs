@@ -6,7 +6,7 @@
 //! lock, looks for a cycle, and blocks on the raw lock. Release: the held stack, then the raw
 //! unlock. With `detect` off every method is parking_lot's, plus nothing.
 
-use crate::detect::{self, Acquire, ResourceMeta};
+use crate::detect::{self, Acquire, Blocking, ResourceMeta};
 use crate::facade::{self, SpinWait};
 use crate::report::{Access, ResourceKind};
 use lock_api::{RawMutex as _, RawMutexTimed as _};
@@ -56,7 +56,17 @@ impl RawMutex {
     fn lock_timed(&self, deadline: Option<Instant>) -> bool {
         let acquired = self.raw.try_lock() || self.lock_slow(deadline);
         if acquired {
-            detect::acquired(&self.meta, Access::Exclusive, Location::caller());
+            let blocking = match deadline {
+                None => Blocking::Untimed,
+                Some(_) => Blocking::GivesUp,
+            };
+            detect::acquired(
+                &self.meta,
+                Access::Exclusive,
+                Location::caller(),
+                blocking,
+                &Exclusive(&self.raw),
+            );
         }
         acquired
     }
@@ -78,6 +88,11 @@ impl Acquire for Exclusive<'_> {
             }
             Some(deadline) => self.0.try_lock_until(deadline),
         }
+    }
+
+    unsafe fn release(&self) {
+        // SAFETY: the caller has just acquired the lock on this thread (`release`'s contract).
+        unsafe { self.0.unlock() }
     }
 }
 
@@ -111,7 +126,13 @@ unsafe impl lock_api::RawMutex for RawMutex {
     fn try_lock(&self) -> bool {
         let acquired = self.raw.try_lock();
         if acquired {
-            detect::acquired(&self.meta, Access::Exclusive, Location::caller());
+            detect::acquired(
+                &self.meta,
+                Access::Exclusive,
+                Location::caller(),
+                Blocking::GivesUp,
+                &Exclusive(&self.raw),
+            );
         }
         acquired
     }

@@ -7,7 +7,7 @@
 //! one held by a queued writer, which new readers must wait behind (parking_lot's rule).
 
 use super::raw_mutex::deadline_after;
-use crate::detect::{self, Acquire, Owner, ResourceMeta};
+use crate::detect::{self, Acquire, Blocking, Owner, ResourceMeta};
 use crate::facade::{self, SpinWait};
 use crate::report::{Access, ResourceKind};
 use lock_api::{
@@ -76,7 +76,11 @@ impl RawRwLock {
     fn acquire(&self, mode: Mode, deadline: Option<Instant>) -> bool {
         let acquired = self.attempt(mode) || self.acquire_slow(mode, deadline);
         if acquired {
-            self.record(mode, Location::caller());
+            let blocking = match deadline {
+                None => Blocking::Untimed,
+                Some(_) => Blocking::GivesUp,
+            };
+            self.record(mode, Location::caller(), blocking);
         }
         acquired
     }
@@ -100,10 +104,12 @@ impl RawRwLock {
     }
 
     #[inline]
-    fn record(&self, mode: Mode, at: &'static Location<'static>) {
+    #[track_caller]
+    fn record(&self, mode: Mode, at: &'static Location<'static>, blocking: Blocking) {
+        let undo = Request { lock: self, mode };
         match mode {
             Mode::Exclusive => {
-                let holder = detect::acquired(&self.meta, Access::Exclusive, at);
+                let holder = detect::acquired(&self.meta, Access::Exclusive, at, blocking, &undo);
                 self.owner.set(holder);
             }
             Mode::Upgrade => {
@@ -112,10 +118,10 @@ impl RawRwLock {
             }
             // A recursive read is held like any read, and released by `unlock_shared`.
             Mode::Shared | Mode::SharedRecursive => {
-                detect::acquired(&self.meta, Access::Shared, at);
+                detect::acquired(&self.meta, Access::Shared, at, blocking, &undo);
             }
             Mode::Upgradable => {
-                detect::acquired(&self.meta, Access::Upgradable, at);
+                detect::acquired(&self.meta, Access::Upgradable, at, blocking, &undo);
             }
         }
     }
@@ -145,7 +151,7 @@ impl RawRwLock {
     fn try_acquire(&self, mode: Mode) -> bool {
         let acquired = self.attempt(mode);
         if acquired {
-            self.record(mode, Location::caller());
+            self.record(mode, Location::caller(), Blocking::GivesUp);
         }
         acquired
     }
@@ -191,6 +197,26 @@ impl Acquire for Request<'_> {
 
     fn writer_queued(&self) -> bool {
         self.lock.raw.is_locked_exclusive() && !self.lock.owner.is_owned()
+    }
+
+    unsafe fn release(&self) {
+        let raw = &self.lock.raw;
+        // SAFETY: the caller has just acquired `self.mode` on this thread (`release`'s
+        // contract); each arm undoes exactly that acquisition.
+        unsafe {
+            match self.mode {
+                Mode::Exclusive => {
+                    self.lock.owner.clear();
+                    raw.unlock_exclusive();
+                }
+                Mode::Shared | Mode::SharedRecursive => raw.unlock_shared(),
+                Mode::Upgradable => raw.unlock_upgradable(),
+                Mode::Upgrade => {
+                    self.lock.owner.clear();
+                    lock_api::RawRwLockUpgradeDowngrade::downgrade_to_upgradable(raw);
+                }
+            }
+        }
     }
 }
 

@@ -23,7 +23,8 @@ pub(super) struct Packet<T> {
 struct State<T> {
     /// The spawned thread, once it has started.
     child: Option<ThreadToken>,
-    result: Option<std::thread::Result<T>>,
+    /// The result, and the spawned thread's clock at its end, for the joiner to take in.
+    result: Option<(std::thread::Result<T>, detect::Ending)>,
 }
 
 impl<T> Packet<T> {
@@ -49,8 +50,9 @@ impl<T> Packet<T> {
     pub(super) fn run(&self, f: impl FnOnce() -> T) {
         self.state.lock().child = Some(ThreadToken::current());
         let result = panic::catch_unwind(AssertUnwindSafe(f));
+        let ending = detect::finishing();
         let mut state = self.state.lock();
-        state.result = Some(result);
+        state.result = Some((result, ending));
         detect::grant_all(&self.meta);
         self.finished.notify_all();
     }
@@ -79,8 +81,17 @@ impl<T> JoinHandle<T> {
         result
     }
 
+    /// Waits for the result; the joiner then takes in the finished thread's clock, so what the
+    /// thread did happened before what the joiner does next.
     #[track_caller]
     fn wait_for_result(&self) -> std::thread::Result<T> {
+        let (result, ending) = self.wait_for_packet();
+        detect::joined(ending);
+        result
+    }
+
+    #[track_caller]
+    fn wait_for_packet(&self) -> (std::thread::Result<T>, detect::Ending) {
         let packet = &*self.packet;
         let mut state = packet.state.lock();
         if let Some(result) = state.result.take() {

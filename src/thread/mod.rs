@@ -82,7 +82,7 @@ impl Builder {
         T: Send + 'static,
     {
         let packet = Packet::new(self.name.clone(), Location::caller());
-        let world = detect::current_world();
+        let lineage = detect::spawning();
         let mut native = facade::thread::Builder::new();
         if let Some(name) = self.name {
             native = native.name(name);
@@ -92,7 +92,7 @@ impl Builder {
         }
         let child_packet = packet.clone();
         let native = native.spawn(move || {
-            detect::join_world(world);
+            detect::started(lineage);
             child_packet.run(f);
         })?;
         Ok(JoinHandle::new(native, packet))

@@ -2,9 +2,10 @@
 //! CI, and the reading of deadlock reports out of panics.
 #![allow(dead_code)] // each test file uses its own subset
 
+use impasse::thread::JoinHandle;
 use std::any::Any;
 use std::sync::mpsc;
-use std::thread::{self, JoinHandle};
+use std::thread;
 use std::time::Duration;
 
 /// The first line every actual-deadlock report starts with (DESIGN.md §4).
@@ -43,12 +44,13 @@ pub fn watchdog(name: &str) -> Watchdog {
     Watchdog::new(name, Duration::from_secs(20))
 }
 
-/// Spawns a thread with a name (reports name threads by their names).
+/// Spawns a thread with a name (reports name threads by their names), through
+/// `impasse::thread`, so that its spawn and join order it for the detector.
 pub fn spawn<T: Send + 'static>(
     name: &str,
     f: impl FnOnce() -> T + Send + 'static,
 ) -> JoinHandle<T> {
-    thread::Builder::new()
+    impasse::thread::Builder::new()
         .name(name.to_owned())
         .spawn(f)
         .expect("spawn a test thread")

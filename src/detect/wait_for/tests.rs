@@ -41,6 +41,7 @@ impl World {
                 resource,
                 access,
                 at: Location::caller(),
+                ordered: false,
             })
             .collect();
         let wait = WaitRequest {

@@ -1,0 +1,65 @@
+//! The slow path of the lock-order check: an acquisition that adds edges this thread has not
+//! recorded before builds their witnesses, records them in the lock-order graph, and reports
+//! the inversion they close (see `lock_order.rs`).
+
+use super::lock_order::{self, Node, Witness};
+use super::{this_thread, Acquire, ResourceMeta};
+use crate::report::{Access, ThreadRef};
+
+/// Records the edges from every lock this thread holds to the one it just acquired (the top
+/// of its held stack), then applies the inversion policy to a cycle they close; a policy that
+/// unwinds first undoes the acquisition through `lock`.
+#[cold]
+#[track_caller]
+pub(super) fn record_edges(meta: &ResourceMeta, access: Access, lock: &impl Acquire) {
+    let strict = crate::policy::strict_lock_order();
+    let name = crate::facade::thread::current().name().map(str::to_owned);
+    let Some(Some((witnesses, me, top))) = this_thread::with(|t| {
+        let held = t.holds();
+        let (top, before) = held.split_last()?;
+        let stamp = t.stamp();
+        let nodes: Vec<Node> = before
+            .iter()
+            .map(|h| Node::of(&h.resource, strict))
+            .collect();
+        let witnesses = before
+            .iter()
+            .enumerate()
+            .filter(|(_, h)| h.resource.id != top.resource.id)
+            .map(|(i, h)| Witness {
+                stamp: stamp.clone(),
+                thread_name: name.clone(),
+                from: h.resource,
+                from_access: h.access,
+                from_at: h.at,
+                to: top.resource,
+                to_access: access,
+                to_at: top.at,
+                gates: nodes
+                    .iter()
+                    .enumerate()
+                    .filter(|&(j, _)| j != i)
+                    .map(|(_, &node)| node)
+                    .collect(),
+            })
+            .collect();
+        Some((
+            witnesses,
+            ThreadRef::new(stamp.thread.get(), name.clone()),
+            *top,
+        ))
+    }) else {
+        return;
+    };
+    let report = lock_order::record(witnesses, strict, me);
+    this_thread::with(|t| t.edges_recorded());
+    meta.mark_ordered();
+    if let Some(report) = report {
+        crate::policy::inversion_found(&report, || {
+            this_thread::with(|t| t.remove(top.resource.id, top.access));
+            // SAFETY: `lock` has just acquired on this thread (we are inside `acquired`), and
+            // this is the only undo of that acquisition: the thread unwinds right after.
+            unsafe { lock.release() }
+        });
+    }
+}
