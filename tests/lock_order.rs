@@ -1,0 +1,364 @@
+//! Potential deadlocks: lock-order inversions that did not deadlock in this run but can in
+//! another. Each precision rule has a firing scenario and a quiet near-miss.
+//!
+//! Threads are lined up with std barriers and channels, which impasse does not see: to it the
+//! threads may run at the same time, exactly as in a program whose threads are not ordered by
+//! spawn and join. Only `impasse::thread` spawns and joins order threads for the detector.
+
+#![cfg(feature = "detect")]
+
+mod common;
+
+use common::{join_all, join_quietly, spawn, watchdog};
+use impasse::{Mutex, RwLock};
+use std::sync::{Arc, Barrier};
+
+const POTENTIAL: &str = "impasse: potential deadlock";
+
+/// Runs `first` to completion in one thread, then `second` in another, both spawned up front
+/// so that nothing orders them for the detector.
+fn one_after_another(
+    first: (&str, impl FnOnce() + Send + 'static),
+    second: (&str, impl FnOnce() + Send + 'static),
+) -> Vec<String> {
+    let turn = Arc::new(Barrier::new(2));
+    let t1 = {
+        let turn = turn.clone();
+        let (name, work) = first;
+        spawn(name, move || {
+            work();
+            turn.wait();
+        })
+    };
+    let t2 = {
+        let (name, work) = second;
+        spawn(name, move || {
+            turn.wait();
+            work();
+        })
+    };
+    join_all_potential(vec![t1, t2])
+}
+
+/// Joins every thread; returns the potential-deadlock reports they panicked with.
+fn join_all_potential(handles: Vec<impasse::thread::JoinHandle<()>>) -> Vec<String> {
+    let mut reports = Vec::new();
+    for handle in handles {
+        if let Err(payload) = handle.join() {
+            let text = common::panic_text(&*payload);
+            assert!(text.starts_with(POTENTIAL), "unexpected panic:\n{text}");
+            reports.push(text);
+        }
+    }
+    reports
+}
+
+fn lock_pair(a: &Mutex<u32>, b: &Mutex<u32>) {
+    let mut a = a.lock();
+    let mut b = b.lock();
+    *a += 1;
+    *b += 1;
+}
+
+#[test]
+fn two_threads_in_opposite_orders() {
+    let _watchdog = watchdog("two_threads_in_opposite_orders");
+    let a = Arc::new(Mutex::named("alpha", 0));
+    let b = Arc::new(Mutex::named("beta", 0));
+    let (a1, b1, a2, b2) = (a.clone(), b.clone(), a.clone(), b.clone());
+    let reports = one_after_another(
+        ("forward", move || lock_pair(&a1, &b1)),
+        ("backward", move || lock_pair(&b2, &a2)),
+    );
+    assert_eq!(reports.len(), 1, "{reports:#?}");
+    let report = &reports[0];
+    assert!(
+        report.contains("2 threads take 2 locks in orders that form a cycle"),
+        "{report}"
+    );
+    for needle in [
+        "thread \"forward\"",
+        "thread \"backward\"",
+        "Mutex \"alpha\"",
+        "Mutex \"beta\"",
+        "cycle: beta -> alpha -> beta",
+        "possible interleaving:",
+        "lock alpha: waits for",
+        "suggested order: alpha, then beta",
+        "detected by thread \"backward\"",
+        "tests/lock_order.rs:",
+    ] {
+        assert!(report.contains(needle), "report lacks {needle:?}:\n{report}");
+    }
+    // The reporting thread released the lock whose acquisition closed the cycle, and its
+    // guards unwound: both locks are free.
+    assert!(!a.is_locked() && !b.is_locked());
+}
+
+#[test]
+fn three_threads_three_locks() {
+    let _watchdog = watchdog("three_threads_three_locks");
+    let locks: Arc<Vec<Mutex<u32>>> =
+        Arc::new((0..3).map(|i| Mutex::named(format!("ring-{i}"), 0)).collect());
+    let mut turn = Vec::new();
+    for i in 0..3 {
+        turn.push(Arc::new(Barrier::new(if i == 0 { 1 } else { 2 })));
+    }
+    let turn = Arc::new(turn);
+    let threads = (0..3)
+        .map(|i| {
+            let (locks, turn) = (locks.clone(), turn.clone());
+            spawn(&format!("ring-worker-{i}"), move || {
+                turn[i].wait();
+                lock_pair(&locks[i], &locks[(i + 1) % 3]);
+                if i + 1 < 3 {
+                    turn[i + 1].wait();
+                }
+            })
+        })
+        .collect();
+    let reports = join_all_potential(threads);
+    assert_eq!(reports.len(), 1, "{reports:#?}");
+    assert!(
+        reports[0].contains("3 threads take 3 locks in orders that form a cycle"),
+        "{}",
+        reports[0]
+    );
+}
+
+#[test]
+fn bank_transfers_in_opposite_directions() {
+    let _watchdog = watchdog("bank_transfers_in_opposite_directions");
+    let accounts: Arc<Vec<Mutex<u32>>> =
+        Arc::new((0..2).map(|i| Mutex::named(format!("account-{i}"), 100)).collect());
+    fn transfer(accounts: &[Mutex<u32>], from: usize, to: usize, amount: u32) {
+        let mut source = accounts[from].lock();
+        let mut target = accounts[to].lock();
+        *source -= amount;
+        *target += amount;
+    }
+    let (x, y) = (accounts.clone(), accounts.clone());
+    let reports = one_after_another(
+        ("pay-0-to-1", move || transfer(&x, 0, 1, 10)),
+        ("pay-1-to-0", move || transfer(&y, 1, 0, 5)),
+    );
+    assert_eq!(reports.len(), 1, "{reports:#?}");
+    assert!(reports[0].contains("\"account-0\""), "{}", reports[0]);
+}
+
+#[test]
+fn rwlock_writer_then_reader_inversion() {
+    let _watchdog = watchdog("rwlock_writer_then_reader_inversion");
+    let (p, q) = (
+        Arc::new(RwLock::named("p", 0)),
+        Arc::new(RwLock::named("q", 0)),
+    );
+    let (p1, q1, p2, q2) = (p.clone(), q.clone(), p.clone(), q.clone());
+    let reports = one_after_another(
+        ("writes-p-reads-q", move || {
+            let _w = p1.write();
+            let _r = q1.read();
+        }),
+        ("writes-q-reads-p", move || {
+            let _w = q2.write();
+            let _r = p2.read();
+        }),
+    );
+    assert_eq!(reports.len(), 1, "{reports:#?}");
+    assert!(reports[0].contains("the write lock of RwLock \"q\""), "{}", reports[0]);
+}
+
+#[test]
+fn quiet_readers_in_opposite_orders() {
+    // Near-miss of the rwlock rule: readers never block readers.
+    let _watchdog = watchdog("quiet_readers_in_opposite_orders");
+    let (p, q) = (Arc::new(RwLock::new(0)), Arc::new(RwLock::new(0)));
+    let (p1, q1, p2, q2) = (p.clone(), q.clone(), p.clone(), q.clone());
+    let reports = one_after_another(
+        ("reads-p-then-q", move || {
+            let _a = p1.read();
+            let _b = q1.read_recursive();
+        }),
+        ("reads-q-then-p", move || {
+            let _a = q2.read();
+            let _b = p2.read_recursive();
+        }),
+    );
+    assert!(reports.is_empty(), "{reports:#?}");
+}
+
+#[test]
+fn quiet_single_thread_inversion() {
+    // Near-miss of the distinct-threads rule: one thread cannot wait for itself in two places.
+    let _watchdog = watchdog("quiet_single_thread_inversion");
+    let (a, b) = (Arc::new(Mutex::new(0)), Arc::new(Mutex::new(0)));
+    let t = spawn("alone", move || {
+        lock_pair(&a, &b);
+        lock_pair(&b, &a);
+    });
+    join_quietly(vec![t]);
+}
+
+#[test]
+fn quiet_inversion_under_a_gate_lock() {
+    // Near-miss of the gate rule: both orders are taken under one outer lock.
+    let _watchdog = watchdog("quiet_inversion_under_a_gate_lock");
+    let gate = Arc::new(Mutex::named("gate", ()));
+    let (a, b) = (Arc::new(Mutex::new(0)), Arc::new(Mutex::new(0)));
+    let (g1, a1, b1) = (gate.clone(), a.clone(), b.clone());
+    let (g2, a2, b2) = (gate.clone(), a.clone(), b.clone());
+    let reports = one_after_another(
+        ("gated-forward", move || {
+            let _g = g1.lock();
+            lock_pair(&a1, &b1);
+        }),
+        ("gated-backward", move || {
+            let _g = g2.lock();
+            lock_pair(&b2, &a2);
+        }),
+    );
+    assert!(reports.is_empty(), "{reports:#?}");
+}
+
+#[test]
+fn an_ungated_edge_still_fires_next_to_a_gated_one() {
+    // The gate must be common to every edge of the cycle: here the second thread has none.
+    let _watchdog = watchdog("an_ungated_edge_still_fires_next_to_a_gated_one");
+    let gate = Arc::new(Mutex::named("gate", ()));
+    let (a, b) = (Arc::new(Mutex::new(0)), Arc::new(Mutex::new(0)));
+    let (g1, a1, b1) = (gate.clone(), a.clone(), b.clone());
+    let (a2, b2) = (a.clone(), b.clone());
+    let reports = one_after_another(
+        ("gated", move || {
+            let _g = g1.lock();
+            lock_pair(&a1, &b1);
+        }),
+        ("ungated", move || lock_pair(&b2, &a2)),
+    );
+    assert_eq!(reports.len(), 1, "{reports:#?}");
+}
+
+#[test]
+fn quiet_when_spawn_and_join_order_the_threads() {
+    // Near-miss of the concurrency rule: the first thread is joined before the second is
+    // spawned, so their orders can never overlap.
+    let _watchdog = watchdog("quiet_when_spawn_and_join_order_the_threads");
+    let (a, b) = (Arc::new(Mutex::new(0)), Arc::new(Mutex::new(0)));
+    let (a1, b1) = (a.clone(), b.clone());
+    join_quietly(vec![spawn("earlier", move || lock_pair(&a1, &b1))]);
+    let (a2, b2) = (a.clone(), b.clone());
+    join_quietly(vec![spawn("later", move || lock_pair(&b2, &a2))]);
+}
+
+#[test]
+fn a_parent_racing_its_child_fires() {
+    // The counterpart: the child runs while its parent goes on, so they are concurrent.
+    let _watchdog = watchdog("a_parent_racing_its_child_fires");
+    let (a, b) = (Arc::new(Mutex::new(0)), Arc::new(Mutex::new(0)));
+    let turn = Arc::new(Barrier::new(2));
+    let parent = {
+        let (a, b, turn) = (a.clone(), b.clone(), turn.clone());
+        spawn("parent", move || {
+            let child = {
+                let (a, b, turn) = (a.clone(), b.clone(), turn.clone());
+                spawn("child", move || {
+                    lock_pair(&a, &b);
+                    turn.wait();
+                })
+            };
+            turn.wait();
+            lock_pair(&b, &a);
+            let _ = child.join();
+        })
+    };
+    let reports = join_all_potential(vec![parent]);
+    assert_eq!(reports.len(), 1, "{reports:#?}");
+}
+
+#[test]
+fn quiet_try_lock_back_off() {
+    // Near-miss of the try-lock rule: a successful try_lock adds no edge into its lock.
+    let _watchdog = watchdog("quiet_try_lock_back_off");
+    let (a, b) = (Arc::new(Mutex::new(0)), Arc::new(Mutex::new(0)));
+    let (a1, b1, a2, b2) = (a.clone(), b.clone(), a.clone(), b.clone());
+    let reports = one_after_another(
+        ("locks", move || lock_pair(&a1, &b1)),
+        ("tries", move || {
+            let _b = b2.lock();
+            let got = a2.try_lock();
+            assert!(got.is_some(), "nobody holds a now");
+        }),
+    );
+    assert!(reports.is_empty(), "{reports:#?}");
+}
+
+#[test]
+fn locks_taken_after_a_try_lock_still_get_edges_from_it() {
+    let _watchdog = watchdog("locks_taken_after_a_try_lock_still_get_edges_from_it");
+    let (a, b) = (Arc::new(Mutex::new(0)), Arc::new(Mutex::new(0)));
+    let (a1, b1, a2, b2) = (a.clone(), b.clone(), a.clone(), b.clone());
+    let reports = one_after_another(
+        ("tries-then-locks", move || {
+            let _a = a1.try_lock().expect("free");
+            let _b = b1.lock();
+        }),
+        ("locks", move || lock_pair(&b2, &a2)),
+    );
+    assert_eq!(reports.len(), 1, "{reports:#?}");
+}
+
+#[test]
+fn quiet_hierarchical_locking_of_many_instances() {
+    // Parent then child, for many pairs, in several threads: one consistent order.
+    let _watchdog = watchdog("quiet_hierarchical_locking_of_many_instances");
+    let tree: Arc<Vec<(Mutex<u32>, Mutex<u32>)>> =
+        Arc::new((0..200).map(|_| (Mutex::new(0), Mutex::new(0))).collect());
+    let threads = (0..4)
+        .map(|w| {
+            let tree = tree.clone();
+            spawn(&format!("walker-{w}"), move || {
+                for (parent, child) in tree.iter() {
+                    let mut p = parent.lock();
+                    let mut c = child.lock();
+                    *p += 1;
+                    *c += 1;
+                }
+            })
+        })
+        .collect();
+    join_quietly(threads);
+    assert!(tree.iter().all(|(p, c)| *p.lock() == 4 && *c.lock() == 4));
+}
+
+#[test]
+fn a_dropped_lock_takes_its_edges_with_it() {
+    // A lock that dies leaves the graph: a new lock in the other order is a fresh node.
+    let _watchdog = watchdog("a_dropped_lock_takes_its_edges_with_it");
+    let a = Arc::new(Mutex::new(0));
+    {
+        let b = Mutex::new(0);
+        lock_pair(&a, &b);
+    }
+    let b = Arc::new(Mutex::new(0));
+    let (a2, b2) = (a.clone(), b.clone());
+    let t = spawn("other-order", move || lock_pair(&b2, &a2));
+    join_quietly(vec![t]);
+    let reports = join_all(Vec::<impasse::thread::JoinHandle<()>>::new());
+    assert!(reports.is_empty());
+}
+
+#[test]
+fn quiet_for_other_instances_of_the_same_classes() {
+    // Strict mode's near-miss in the default mode: locks created on the same lines, but
+    // different instances in each thread, can never wait for each other.
+    let _watchdog = watchdog("quiet_for_other_instances_of_the_same_classes");
+    fn pair() -> (Mutex<u32>, Mutex<u32>) {
+        (Mutex::new(0), Mutex::new(0))
+    }
+    let ((x1, y1), (x2, y2)) = (pair(), pair());
+    let reports = one_after_another(
+        ("first-pair", move || lock_pair(&x1, &y1)),
+        ("second-pair", move || lock_pair(&y2, &x2)),
+    );
+    assert!(reports.is_empty(), "{reports:#?}");
+}
