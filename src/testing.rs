@@ -138,13 +138,17 @@ fn watch(shared: &(Mutex<Shared>, Condvar), name: &str, timeout: Duration) {
 }
 
 fn stalled(name: &str, timeout: Duration, world: Option<detect::WorldToken>) -> ! {
+    use std::io::Write;
     let reporter = ThreadRef::new(0, Some(String::from("impasse-watchdog")));
-    match world {
-        Some(world) => eprintln!(
+    let text = match world {
+        Some(world) => format!(
             "{}\nimpasse: test `{name}` did not finish within {timeout:?}; failing the test process",
             detect::stall_report(world, reporter)
         ),
-        None => eprintln!("impasse: stall: test `{name}` did not finish within {timeout:?}"),
-    }
+        None => format!("impasse: stall: test `{name}` did not finish within {timeout:?}"),
+    };
+    // Straight to stderr: `eprintln!` would go to the test's captured output, which the exit
+    // below throws away.
+    let _ = writeln!(std::io::stderr(), "{text}");
     std::process::exit(101)
 }

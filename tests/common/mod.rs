@@ -23,7 +23,11 @@ impl Watchdog {
         let name = name.to_owned();
         thread::spawn(move || {
             if let Err(mpsc::RecvTimeoutError::Timeout) = finished.recv_timeout(limit) {
-                eprintln!(
+                // Straight to stderr: `eprintln!` would go to the test's captured output,
+                // which the exit below throws away.
+                use std::io::Write;
+                let _ = writeln!(
+                    std::io::stderr(),
                     "watchdog: test `{name}` did not finish within {limit:?}: a missed deadlock?"
                 );
                 std::process::exit(101);
