@@ -119,13 +119,13 @@ pub(crate) fn acquired(
                 kind: meta.kind(),
                 created_at: meta.created_at(),
             };
-            let new_edges = blocking == Blocking::Untimed && t.has_new_edge_to(resource.id);
-            t.push(this_thread::Held {
+            let held = this_thread::Held {
                 resource,
                 access,
                 at,
                 ordered: false,
-            });
+            };
+            let new_edges = t.push(held, blocking == Blocking::Untimed);
             (t.key(), new_edges)
         })?;
         if new_edges {
@@ -144,8 +144,7 @@ pub(crate) fn acquired(
 pub(crate) fn released(meta: &ResourceMeta, access: Access) {
     #[cfg(feature = "detect")]
     if let Some(id) = meta.id() {
-        let held = this_thread::with(|t| t.remove(id, access)).flatten();
-        if held.is_some_and(|h| h.ordered) {
+        if this_thread::with(|t| t.pop(id, access)) == Some(Some(true)) {
             meta.mark_ordered();
         }
     }

@@ -56,7 +56,7 @@ pub(super) fn record_edges(meta: &ResourceMeta, access: Access, lock: &impl Acqu
     meta.mark_ordered();
     if let Some(report) = report {
         crate::policy::inversion_found(&report, || {
-            this_thread::with(|t| t.remove(top.resource.id, top.access));
+            this_thread::with(|t| t.pop(top.resource.id, top.access));
             // SAFETY: `lock` has just acquired on this thread (we are inside `acquired`), and
             // this is the only undo of that acquisition: the thread unwinds right after.
             unsafe { lock.release() }

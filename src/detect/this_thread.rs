@@ -122,9 +122,42 @@ impl ThreadState {
         id
     }
 
+    /// Pushes `held`; with `check_edges`, first says whether that records a lock-order edge
+    /// this thread has not recorded before (one cache probe per held lock: no allocation, no
+    /// global lock).
     #[inline]
-    pub(crate) fn push(&self, held: Held) {
-        self.held.borrow_mut().push(held);
+    pub(crate) fn push(&self, held: Held, check_edges: bool) -> bool {
+        let mut stack = self.held.borrow_mut();
+        let new_edge = check_edges && !stack.is_empty() && {
+            let edges = self.edges.borrow();
+            let id = held.resource.id;
+            stack
+                .iter()
+                .any(|h| h.resource.id != id && !edges.contains(h.resource.id, id))
+        };
+        stack.push(held);
+        new_edge
+    }
+
+    /// Forgets the most recent hold of `id` with `access`; returns whether that hold had made
+    /// the lock a node of the lock-order graph, or `None` if there was no such hold (a lock
+    /// released by a thread that did not acquire it, through the unsafe raw API).
+    #[inline]
+    pub(crate) fn pop(&self, id: ResourceId, access: Access) -> Option<bool> {
+        let mut held = self.held.borrow_mut();
+        match held.last() {
+            Some(last) if last.resource.id == id && last.access == access => {
+                let ordered = last.ordered;
+                held.pop();
+                Some(ordered)
+            }
+            _ => {
+                let index = held
+                    .iter()
+                    .rposition(|h| h.resource.id == id && h.access == access)?;
+                Some(held.remove(index).ordered)
+            }
+        }
     }
 
     /// Forgets the most recent hold of `id` with `access` and returns it; `None` if there is
@@ -141,19 +174,6 @@ impl ThreadState {
             .iter()
             .rposition(|h| h.resource.id == id && h.access == access)?;
         Some(held.remove(index))
-    }
-
-    /// Whether pushing a hold of `id` now would record a lock-order edge this thread has not
-    /// recorded before (one cache probe per held lock; no allocation, no global lock).
-    #[inline]
-    pub(crate) fn has_new_edge_to(&self, id: ResourceId) -> bool {
-        let held = self.held.borrow();
-        if held.is_empty() {
-            return false;
-        }
-        let edges = self.edges.borrow();
-        held.iter()
-            .any(|h| h.resource.id != id && !edges.contains(h.resource.id, id))
     }
 
     /// Remembers the edges from every held lock to the top of the stack as recorded, and
