@@ -71,6 +71,7 @@
 
 mod detect;
 mod facade;
+pub mod mpsc;
 pub mod policy;
 pub mod report;
 mod sync;
@@ -80,9 +81,61 @@ pub mod thread;
 
 pub use crate::report::Report;
 pub use crate::sync::stdsync;
+pub use crate::sync::{const_mutex, const_reentrant_mutex, const_rwlock};
 pub use crate::sync::{
-    Barrier, BarrierWaitResult, MappedMutexGuard, MappedReentrantMutexGuard, MappedRwLockReadGuard,
-    MappedRwLockWriteGuard, Mutex, MutexGuard, RawMutex, RawReentrantMutex, RawRwLock,
-    ReentrantMutex, ReentrantMutexGuard, RwLock, RwLockReadGuard, RwLockUpgradableReadGuard,
-    RwLockWriteGuard,
+    Barrier, BarrierWaitResult, Condvar, MappedMutexGuard, MappedReentrantMutexGuard,
+    MappedRwLockReadGuard, MappedRwLockWriteGuard, Mutex, MutexGuard, Once, OnceLock, OnceState,
+    RawMutex, RawReentrantMutex, RawRwLock, ReentrantMutex, ReentrantMutexGuard, RwLock,
+    RwLockReadGuard, RwLockUpgradableReadGuard, RwLockWriteGuard, Semaphore, SemaphorePermit,
+    WaitTimeoutResult,
 };
+/// lock_api, which impasse's guards come from, re-exported as parking_lot does.
+pub use lock_api;
+
+/// Runs a test as a closed world, so that impasse can judge every wait in it.
+///
+/// `#[impasse::test]` is `#[test]` plus [`testing::run`]: the test's thread and the threads it
+/// spawns through [`thread`] form a world of their own. The moment all of them are blocked and
+/// none can wake another (a receive, a send into a full channel, a condition variable, a
+/// barrier, a semaphore, a join), the last one to block reports the deadlock and the test fails
+/// with the report. A stall that proves nothing fails the test after its timeout (60 s, or
+/// `IMPASSE_TEST_TIMEOUT` seconds, or the attribute's `timeout = "5s"` / `"500ms"`) with every
+/// thread's wait. Deadlocks among locks alone need no world: a plain `#[test]` reports them.
+///
+/// The function keeps its other attributes (`#[should_panic]`, `#[ignore]`, docs) and its
+/// return type (a `Result` test works, `?` included); the world is named
+/// `<module path>::<function name>`.
+///
+/// ```
+/// use impasse::{mpsc, thread};
+///
+/// #[impasse::test(timeout = "5s")]
+/// fn the_pipeline_drains() {
+///     let (tx, rx) = mpsc::channel_named("numbers");
+///     let summer = thread::spawn(move || rx.iter().sum::<u32>());
+///     for n in 1..=10 {
+///         tx.send(n).unwrap();
+///     }
+///     drop(tx); // disconnect: the summer's loop ends
+///     assert_eq!(summer.join().unwrap(), 55);
+/// }
+/// ```
+///
+/// A malformed timeout, an `async fn` and a function with arguments are compile errors:
+///
+/// ```compile_fail
+/// #[impasse::test(timeout = "soon")]
+/// fn malformed_timeout() {}
+/// ```
+///
+/// ```compile_fail
+/// #[impasse::test]
+/// async fn asynchronous() {}
+/// ```
+///
+/// ```compile_fail
+/// #[impasse::test]
+/// fn with_arguments(n: u32) {}
+/// ```
+#[cfg(not(loom))]
+pub use impasse_macros::test;

@@ -233,10 +233,12 @@ impl fmt::Display for SettingsError {
 impl std::error::Error for SettingsError {}
 
 /// Applies the current deadlock action to `report`. Returns when the action lets the thread
-/// block as the program asked; panics or aborts otherwise.
+/// block as the program asked; panics or aborts otherwise. A thread that is `relocking` (a
+/// live guard expects the lock back) or already panicking cannot unwind safely: an unwinding
+/// action aborts it instead.
 #[cfg(feature = "detect")]
 #[track_caller]
-pub(crate) fn deadlock_found(report: &Report) {
+pub(crate) fn deadlock_found(report: &Report, relocking: bool) {
     let settings = Settings::current();
     if let Some(path) = &settings.report_file {
         append_json(path, report);
@@ -246,6 +248,7 @@ pub(crate) fn deadlock_found(report: &Report) {
             eprintln!("{report}\nimpasse: the thread is already panicking; aborting");
             std::process::abort();
         }
+        Action::Panic if relocking => abort_relocking(report),
         Action::Panic => panic!("{report}"),
         Action::Abort => {
             eprintln!("{report}\nimpasse: aborting (IMPASSE_ON_DEADLOCK=abort)");
@@ -253,8 +256,28 @@ pub(crate) fn deadlock_found(report: &Report) {
         }
         Action::Report => eprintln!("{report}"),
         Action::Ignore => {}
+        Action::Callback(callback) if relocking => {
+            let called =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| callback(report)));
+            if called.is_err() {
+                abort_relocking(report);
+            }
+        }
         Action::Callback(callback) => callback(report),
     }
+}
+
+/// The report could not unwind the thread: it was re-locking a lock a live guard owns (a
+/// condition variable's mutex after a wait, `MutexGuard::unlocked`, `bump`), and unwinding would
+/// release a lock the thread does not hold.
+#[cfg(feature = "detect")]
+fn abort_relocking(report: &Report) -> ! {
+    eprintln!(
+        "{report}\nimpasse: the thread was taking back a lock that a live guard owns (after a \
+         condition-variable wait, `unlocked` or `bump`); unwinding would release a lock it does \
+         not hold, so the process aborts"
+    );
+    std::process::abort()
 }
 
 /// Applies the current inversion action to `report`. `release` undoes the acquisition that
@@ -262,13 +285,14 @@ pub(crate) fn deadlock_found(report: &Report) {
 /// the thread go on holding the lock.
 #[cfg(feature = "detect")]
 #[track_caller]
-pub(crate) fn inversion_found(report: &Report, release: impl FnOnce()) {
+pub(crate) fn inversion_found(report: &Report, relocking: bool, release: impl FnOnce()) {
     let settings = Settings::current();
     if let Some(path) = &settings.report_file {
         append_json(path, report);
     }
     match settings.on_inversion {
         Action::Panic if crate::facade::thread::panicking() => eprintln!("{report}"),
+        Action::Panic if relocking => abort_relocking(report),
         Action::Panic => {
             release();
             panic!("{report}");

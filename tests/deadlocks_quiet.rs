@@ -887,4 +887,3 @@ fn opposite_orders_separated_by_a_join() {
     );
     assert_eq!((*a.lock(), *b.lock()), (2, 2));
 }
-

@@ -88,7 +88,10 @@ fn two_threads_in_opposite_orders() {
         "detected by thread \"backward\"",
         "tests/lock_order.rs:",
     ] {
-        assert!(report.contains(needle), "report lacks {needle:?}:\n{report}");
+        assert!(
+            report.contains(needle),
+            "report lacks {needle:?}:\n{report}"
+        );
     }
     // The reporting thread released the lock whose acquisition closed the cycle, and its
     // guards unwound: both locks are free.
@@ -98,8 +101,11 @@ fn two_threads_in_opposite_orders() {
 #[test]
 fn three_threads_three_locks() {
     let _watchdog = watchdog("three_threads_three_locks");
-    let locks: Arc<Vec<Mutex<u32>>> =
-        Arc::new((0..3).map(|i| Mutex::named(format!("ring-{i}"), 0)).collect());
+    let locks: Arc<Vec<Mutex<u32>>> = Arc::new(
+        (0..3)
+            .map(|i| Mutex::named(format!("ring-{i}"), 0))
+            .collect(),
+    );
     let mut turn = Vec::new();
     for i in 0..3 {
         turn.push(Arc::new(Barrier::new(if i == 0 { 1 } else { 2 })));
@@ -129,8 +135,11 @@ fn three_threads_three_locks() {
 #[test]
 fn bank_transfers_in_opposite_directions() {
     let _watchdog = watchdog("bank_transfers_in_opposite_directions");
-    let accounts: Arc<Vec<Mutex<u32>>> =
-        Arc::new((0..2).map(|i| Mutex::named(format!("account-{i}"), 100)).collect());
+    let accounts: Arc<Vec<Mutex<u32>>> = Arc::new(
+        (0..2)
+            .map(|i| Mutex::named(format!("account-{i}"), 100))
+            .collect(),
+    );
     fn transfer(accounts: &[Mutex<u32>], from: usize, to: usize, amount: u32) {
         let mut source = accounts[from].lock();
         let mut target = accounts[to].lock();
@@ -165,7 +174,11 @@ fn rwlock_writer_then_reader_inversion() {
         }),
     );
     assert_eq!(reports.len(), 1, "{reports:#?}");
-    assert!(reports[0].contains("the write lock of RwLock \"q\""), "{}", reports[0]);
+    assert!(
+        reports[0].contains("the write lock of RwLock \"q\""),
+        "{}",
+        reports[0]
+    );
 }
 
 #[test]

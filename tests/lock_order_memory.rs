@@ -59,7 +59,9 @@ fn a_million_nested_acquisitions_of_fresh_locks_stay_flat() {
     nested_fresh_pairs(count);
     let after = status_kib("VmRSS:");
     let peak = status_kib("VmHWM:");
-    println!("{count} nested fresh pairs: rss before {before} KiB, after {after} KiB, peak {peak} KiB");
+    println!(
+        "{count} nested fresh pairs: rss before {before} KiB, after {after} KiB, peak {peak} KiB"
+    );
     assert!(
         after <= before + 4 * 1024,
         "memory grew from {before} KiB to {after} KiB over {count} fresh nested locks"

@@ -28,7 +28,10 @@ fn each_distinct_cycle_is_reported_once_and_report_lets_threads_go_on() {
         }))
     };
     let previous = Settings::new().on_inversion(recorder).install();
-    let (a, b) = (Arc::new(Mutex::named("a", 0)), Arc::new(Mutex::named("b", 0)));
+    let (a, b) = (
+        Arc::new(Mutex::named("a", 0)),
+        Arc::new(Mutex::named("b", 0)),
+    );
     for round in 0..3 {
         let (a1, b1) = (a.clone(), b.clone());
         let turn = Arc::new(std::sync::Barrier::new(2));
@@ -61,7 +64,10 @@ fn the_environment_chooses_what_an_inversion_does() {
     if std::env::var_os(CHILD).is_some() {
         // In the child: one inversion between two threads that nothing orders (a std
         // barrier is invisible to impasse), then say how it went.
-        let (a, b) = (Arc::new(Mutex::named("a", 0)), Arc::new(Mutex::named("b", 0)));
+        let (a, b) = (
+            Arc::new(Mutex::named("a", 0)),
+            Arc::new(Mutex::named("b", 0)),
+        );
         let turn = Arc::new(std::sync::Barrier::new(2));
         let (a1, b1, turn1) = (a.clone(), b.clone(), turn.clone());
         let forward = spawn("forward", move || {
@@ -74,7 +80,14 @@ fn the_environment_chooses_what_an_inversion_does() {
         });
         forward.join().unwrap();
         let outcome = backward.join();
-        println!("child outcome: {}", if outcome.is_ok() { "went on" } else { "panicked" });
+        println!(
+            "child outcome: {}",
+            if outcome.is_ok() {
+                "went on"
+            } else {
+                "panicked"
+            }
+        );
         return;
     }
     let _watchdog = watchdog("the_environment_chooses_what_an_inversion_does");
@@ -84,7 +97,11 @@ fn the_environment_chooses_what_an_inversion_does() {
         ("panic", "panicked", true),
     ] {
         let output = Command::new(std::env::current_exe().unwrap())
-            .args(["the_environment_chooses_what_an_inversion_does", "--exact", "--nocapture"])
+            .args([
+                "the_environment_chooses_what_an_inversion_does",
+                "--exact",
+                "--nocapture",
+            ])
             .env(CHILD, "1")
             .env("RUST_BACKTRACE", "0")
             .env("IMPASSE_ON_INVERSION", value)

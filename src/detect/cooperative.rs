@@ -64,6 +64,7 @@ mod imp {
         registration: Option<Registration>,
         timed: bool,
         reported: bool,
+        at: &'static Location<'static>,
     }
 
     impl CoopWait {
@@ -83,6 +84,7 @@ mod imp {
                 registration: None,
                 timed,
                 reported: false,
+                at,
             };
             let Some(me) = Registrant::current() else {
                 return wait;
@@ -109,7 +111,7 @@ mod imp {
             let thread = registration.thread;
             wait.registration = Some(registration);
             if !timed {
-                wait.reported = check(detector, thread, false);
+                wait.reported = check(detector, thread, false, at);
             }
             wait
         }
@@ -129,7 +131,7 @@ mod imp {
             let mut detector = detector::lock();
             detector.graph.rearm(thread);
             if !self.timed && !self.reported {
-                self.reported = check(detector, thread, false);
+                self.reported = check(detector, thread, false, self.at);
             }
         }
 
@@ -143,7 +145,7 @@ mod imp {
                 return;
             }
             let thread = registration.thread;
-            self.reported = check(detector::lock(), thread, false);
+            self.reported = check(detector::lock(), thread, false, self.at);
         }
     }
 
@@ -183,6 +185,12 @@ mod imp {
     /// Nothing: with `detect` off a cooperative wait is just the primitive's own wait.
     #[derive(Debug)]
     pub(crate) struct CoopWait;
+
+    /// Empty, so that dropping a `CoopWait` reads the same with `detect` on and off.
+    impl Drop for CoopWait {
+        #[inline(always)]
+        fn drop(&mut self) {}
+    }
 
     impl CoopWait {
         /// Untimed waits need no slices without the detector; a day is as good as forever.

@@ -12,6 +12,9 @@
 //! Why a report is never made from stale state, and why every deadlock is reported by the
 //! thread whose wait closes it, is argued in `src/detect/README.md`.
 
+// Under loom, test worlds and stall reports (`testing.rs`, real threads only) are not built.
+#![cfg_attr(loom, allow(dead_code, unused_imports))]
+
 mod resource;
 pub(crate) use self::resource::{Holder, Owner, ResourceMeta};
 
@@ -22,8 +25,7 @@ mod cooperative;
 pub(crate) use self::cooperative::{grant, grant_all, CoopWait, ThreadToken, WaiterToken, WakeBy};
 mod worlds;
 pub(crate) use self::worlds::{
-    close_world, finishing, joined, open_world, spawning, stall_report, started, Ending, Lineage,
-    WorldToken,
+    close_world, finishing, joined, open_world, spawning, stall_report, started, Ending, WorldToken,
 };
 
 #[cfg(feature = "detect")]
@@ -129,7 +131,7 @@ pub(crate) fn acquired(
             (t.key(), new_edges)
         })?;
         if new_edges {
-            order::record_edges(meta, access, lock);
+            order::record_edges(meta, access, at, lock);
         }
         Some(key)
     }
@@ -137,6 +139,59 @@ pub(crate) fn acquired(
     {
         let _ = (meta, access, at, blocking, lock);
     }
+}
+
+/// Records that this thread now holds `meta` with `access` where no lock-order edge can
+/// apply (semaphore permits: taking permits and locks in opposite orders deadlocks only once
+/// the permits run out, which the closed-world rule judges when it happens).
+#[inline]
+pub(crate) fn holding(meta: &ResourceMeta, access: Access, at: &'static Location<'static>) {
+    #[cfg(feature = "detect")]
+    this_thread::with(|t| {
+        let resource = this_thread::ResourceRef {
+            id: meta.id_or(|| t.next_id()),
+            kind: meta.kind(),
+            created_at: meta.created_at(),
+        };
+        let held = this_thread::Held {
+            resource,
+            access,
+            at,
+            ordered: false,
+        };
+        t.push(held, false);
+    });
+    #[cfg(not(feature = "detect"))]
+    let _ = (meta, access, at);
+}
+
+/// Marks the calling thread as re-locking a lock that a live guard owns (a condvar's mutex
+/// after the wait, a `bump`) until the returned value is dropped. A report made meanwhile
+/// cannot unwind: the guard would then release a lock the thread does not hold. So the
+/// policy aborts instead of panicking (see `policy::deadlock_found`).
+#[must_use]
+pub(crate) fn relocking() -> Relocking {
+    #[cfg(feature = "detect")]
+    this_thread::with(|t| t.set_relocking(true));
+    Relocking(())
+}
+
+/// The calling thread re-locks while this lives; see [`relocking`].
+#[derive(Debug)]
+pub(crate) struct Relocking(());
+
+impl Drop for Relocking {
+    fn drop(&mut self) {
+        #[cfg(feature = "detect")]
+        this_thread::with(|t| t.set_relocking(false));
+    }
+}
+
+/// Whether an acquisition at `at` re-locks a lock a live guard owns: marked by [`relocking`],
+/// or made by lock_api itself (its `unlocked`/`bump` re-lock from inside its own code).
+#[cfg(feature = "detect")]
+pub(crate) fn is_relocking(at: &Location<'_>) -> bool {
+    at.file().contains("lock_api") || this_thread::with(|t| t.is_relocking()).unwrap_or(false)
 }
 
 /// Records that this thread no longer holds `meta` with `access`.

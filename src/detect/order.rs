@@ -5,13 +5,19 @@
 use super::lock_order::{self, Node, Witness};
 use super::{this_thread, Acquire, ResourceMeta};
 use crate::report::{Access, ThreadRef};
+use std::panic::Location;
 
 /// Records the edges from every lock this thread holds to the one it just acquired (the top
 /// of its held stack), then applies the inversion policy to a cycle they close; a policy that
 /// unwinds first undoes the acquisition through `lock`.
 #[cold]
 #[track_caller]
-pub(super) fn record_edges(meta: &ResourceMeta, access: Access, lock: &impl Acquire) {
+pub(super) fn record_edges(
+    meta: &ResourceMeta,
+    access: Access,
+    at: &'static Location<'static>,
+    lock: &impl Acquire,
+) {
     let strict = crate::policy::strict_lock_order();
     let name = crate::facade::thread::current().name().map(str::to_owned);
     let Some(Some((witnesses, me, top))) = this_thread::with(|t| {
@@ -55,7 +61,7 @@ pub(super) fn record_edges(meta: &ResourceMeta, access: Access, lock: &impl Acqu
     this_thread::with(|t| t.edges_recorded());
     meta.mark_ordered();
     if let Some(report) = report {
-        crate::policy::inversion_found(&report, || {
+        crate::policy::inversion_found(&report, super::is_relocking(at), || {
             this_thread::with(|t| t.pop(top.resource.id, top.access));
             // SAFETY: `lock` has just acquired on this thread (we are inside `acquired`), and
             // this is the only undo of that acquisition: the thread unwinds right after.

@@ -47,6 +47,8 @@ pub(crate) struct ThreadState {
     edges: RefCell<EdgeCache>,
     /// This thread's vector clock (spawns and joins); `None` until first needed.
     clock: RefCell<Option<Arc<VectorClock>>>,
+    /// The thread is re-locking a lock a live guard owns (`detect::relocking`).
+    relocking: Cell<bool>,
 }
 
 crate::facade::per_thread! {
@@ -58,6 +60,7 @@ crate::facade::per_thread! {
             held: RefCell::new(Vec::new()),
             edges: RefCell::new(EdgeCache::new()),
             clock: RefCell::new(None),
+            relocking: Cell::new(false),
         }
     };
 }
@@ -101,6 +104,14 @@ impl ThreadState {
         self.key.set(Some(key));
         detector::lock().threads.enter(key, self.world.get());
         key
+    }
+
+    pub(crate) fn set_relocking(&self, relocking: bool) {
+        self.relocking.set(relocking);
+    }
+
+    pub(crate) fn is_relocking(&self) -> bool {
+        self.relocking.get()
     }
 
     pub(crate) fn world(&self) -> WorldId {
@@ -158,22 +169,6 @@ impl ThreadState {
                 Some(held.remove(index).ordered)
             }
         }
-    }
-
-    /// Forgets the most recent hold of `id` with `access` and returns it; `None` if there is
-    /// none (a lock released by a thread that did not acquire it, through the unsafe raw API).
-    #[inline]
-    pub(crate) fn remove(&self, id: ResourceId, access: Access) -> Option<Held> {
-        let mut held = self.held.borrow_mut();
-        if let Some(last) = held.last() {
-            if last.resource.id == id && last.access == access {
-                return held.pop();
-            }
-        }
-        let index = held
-            .iter()
-            .rposition(|h| h.resource.id == id && h.access == access)?;
-        Some(held.remove(index))
     }
 
     /// Remembers the edges from every held lock to the top of the stack as recorded, and

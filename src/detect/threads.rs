@@ -10,7 +10,8 @@
 //!
 //! - the program's world is closed when every thread of the process is a known thread;
 //! - a test's world is closed when no thread has started since the world opened that is not
-//!   one of its members (a `std::thread` the test spawned, or a test running beside it).
+//!   one of its members or a member of another test's world (a `std::thread` the test spawned,
+//!   or a plain test running beside it, keeps it open).
 //!
 //! Elsewhere than on Linux no world is ever closed: the closed-world rule then never fires,
 //! and only cycles of known wakers are reported.
@@ -140,10 +141,6 @@ impl Threads {
             .map(|(&key, _)| key)
     }
 
-    pub(crate) fn is_alive(&self, thread: ThreadKey) -> bool {
-        self.members.contains_key(&thread)
-    }
-
     /// What reports call `world`.
     pub(crate) fn world_name(&self, world: WorldId) -> String {
         match self.worlds.get(&world) {
@@ -168,14 +165,16 @@ impl Threads {
         let Some(now) = os::process_tids() else {
             return false;
         };
-        let members: BTreeSet<u64> = self
+        // Members of this world, and of other tests' worlds (they cannot be threads this test
+        // spawned without impasse: those would be unknown or in the program's world).
+        let accounted: BTreeSet<u64> = self
             .members
             .values()
-            .filter(|m| m.world == world)
+            .filter(|m| m.world == world || self.worlds.contains_key(&m.world))
             .filter_map(|m| m.tid)
             .collect();
         now.iter()
-            .all(|tid| started_with.contains(tid) || members.contains(tid))
+            .all(|tid| started_with.contains(tid) || accounted.contains(tid))
     }
 }
 

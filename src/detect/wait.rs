@@ -51,12 +51,12 @@ pub(crate) fn wait(
         }
         let registration = me.register(&mut detector, request);
         if deadline.is_none() {
-            check(detector, registration.thread, lock.writer_queued());
+            check(detector, registration.thread, lock.writer_queued(), at);
         }
         registration
     };
     let acquired = if deadline.is_none() && reader_may_queue(access) {
-        block_rechecking(registration.thread, lock)
+        block_rechecking(registration.thread, lock, at)
     } else {
         lock.block(deadline)
     };
@@ -69,7 +69,7 @@ fn reader_may_queue(access: Access) -> bool {
 }
 
 #[track_caller]
-fn block_rechecking(me: ThreadKey, lock: &impl Acquire) -> bool {
+fn block_rechecking(me: ThreadKey, lock: &impl Acquire, at: &'static Location<'static>) -> bool {
     let mut reported = false;
     loop {
         if lock.block(Some(Instant::now() + QUEUED_WRITER_RECHECK)) {
@@ -82,33 +82,31 @@ fn block_rechecking(me: ThreadKey, lock: &impl Acquire) -> bool {
         if lock.attempt() {
             return true;
         }
-        reported = check(detector, me, lock.writer_queued());
+        reported = check(detector, me, lock.writer_queued(), at);
     }
 }
 
-/// Looks for a deadlock through `me` and applies the policy to it. The detector's lock is
-/// released before the policy runs: a panic then unwinds through the `Registration`, which
-/// takes it again. Returns whether there was a finding (and the policy let the thread go on).
+/// Looks for a deadlock through `me`, waiting at `at`, and applies the policy to it. The
+/// reporter is marked granted while the graph is consistent, so no other thread reports the
+/// same deadlock again before it has left (or, under a policy that lets it block, ever). The
+/// detector's lock is released before the policy runs: a panic then unwinds through the
+/// `Registration`, which takes it again. Returns whether there was a finding.
 #[track_caller]
 pub(super) fn check(
-    detector: MutexGuard<'_, Detector>,
+    mut detector: MutexGuard<'_, Detector>,
     me: ThreadKey,
     queued_writers_block: bool,
+    at: &Location<'_>,
 ) -> bool {
-    let mut detector = detector;
-    let report = detector.deadlock_through(me, queued_writers_block);
-    if let Some(report) = &report {
-        let world = detector.threads.world_of(me);
-        detector.threads.note_finding(world, report);
-    }
+    let Some(report) = detector.deadlock_through(me, queued_writers_block) else {
+        return false;
+    };
+    let world = detector.threads.world_of(me);
+    detector.threads.note_finding(world, &report);
+    detector.graph.grant(me);
     drop(detector);
-    match report {
-        Some(report) => {
-            crate::policy::deadlock_found(&report);
-            true
-        }
-        None => false,
-    }
+    crate::policy::deadlock_found(&report, super::is_relocking(at));
+    true
 }
 
 /// What a thread publishes about itself when it blocks, gathered before the detector's lock

@@ -5,9 +5,7 @@
 
 use crate::report::Report;
 
-pub(crate) use imp::{
-    finishing, joined, spawning, stall_report, started, Ending, Lineage, WorldToken,
-};
+pub(crate) use imp::{finishing, joined, spawning, stall_report, started, Ending, WorldToken};
 
 /// Opens a world named `name` with the calling thread as its first member. Its findings are
 /// returned by [`close_world`].

@@ -234,6 +234,10 @@ pub enum ResourceKind {
     Thread,
     /// `impasse::Once` or `impasse::OnceLock`.
     Once,
+    /// A task of an `impasse::pool::ThreadPool`.
+    Task,
+    /// An `impasse::pool::ThreadPool`, as idle workers wait for its work.
+    Pool,
 }
 
 impl fmt::Display for ResourceKind {
@@ -248,6 +252,8 @@ impl fmt::Display for ResourceKind {
             ResourceKind::Channel => "channel",
             ResourceKind::Thread => "thread",
             ResourceKind::Once => "Once",
+            ResourceKind::Task => "task",
+            ResourceKind::Pool => "pool",
         })
     }
 }
@@ -281,6 +287,10 @@ pub enum Access {
     Join,
     /// Waiting for another thread's one-time initialisation to complete.
     Completion,
+    /// Waiting for a pool task's result.
+    TaskResult,
+    /// An idle pool worker waiting for work.
+    Work,
 }
 
 impl fmt::Display for Access {
@@ -298,6 +308,8 @@ impl fmt::Display for Access {
             Access::Permit => "permit",
             Access::Join => "join",
             Access::Completion => "completion",
+            Access::TaskResult => "task result",
+            Access::Work => "work",
         })
     }
 }

@@ -29,6 +29,9 @@ impl fmt::Display for Report {
                 f,
                 "{n} threads wait, and none can wake another: every thread of the {world} is blocked"
             )?,
+            (_, None, 1) if waits_for_itself(&self.threads[0]) => {
+                writeln!(f, "a thread waits for itself")?
+            }
             (_, None, 1) => writeln!(f, "a thread waits for a resource it holds itself")?,
             (_, None, n) => writeln!(f, "{n} threads wait for each other in a cycle")?,
         }
@@ -52,6 +55,15 @@ impl fmt::Display for Report {
             }
         }
     }
+}
+
+/// A join or a once-initialisation that waits for the waiting thread itself.
+fn waits_for_itself(state: &ThreadState) -> bool {
+    state.waits_for.as_ref().is_some_and(|wait| {
+        wait.blocked_by
+            .iter()
+            .any(|b| b.reason == BlockReason::Joining && b.thread == state.thread)
+    })
 }
 
 impl fmt::Display for ThreadRef {
@@ -134,8 +146,11 @@ fn write_cycle(f: &mut fmt::Formatter<'_>, threads: &[ThreadState]) -> fmt::Resu
     write!(f, "  cycle: ")?;
     for state in threads {
         write!(f, "{}", short(&state.thread))?;
-        if let Some(wait) = &state.waits_for {
-            write!(f, " -> {} -> ", wait.resource.display_name())?;
+        match &state.waits_for {
+            // A joined thread is the next thread itself: no resource in between.
+            Some(wait) if wait.access == Access::Join => write!(f, " -> (join) -> ")?,
+            Some(wait) => write!(f, " -> {} -> ", wait.resource.display_name())?,
+            None => {}
         }
     }
     match threads.first() {
@@ -158,6 +173,8 @@ fn wait_verb(kind: ResourceKind, access: Access) -> &'static str {
         (_, Access::Permit) => "waits for a permit of",
         (_, Access::Join) => "waits to join",
         (_, Access::Completion) => "waits for the initialisation of",
+        (_, Access::TaskResult) => "waits for the result of",
+        (_, Access::Work) => "waits for work from",
         _ => "waits for",
     }
 }

@@ -190,3 +190,11 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for Mutex<T> {
         fmt::Debug::fmt(&self.inner, f)
     }
 }
+
+/// Creates a new Mutex in a `const` context, as parking_lot's `const_mutex` (the same as
+/// [`Mutex::new`], which is `const` too). Reports name it by the caller's line.
+#[inline]
+#[track_caller]
+pub const fn const_mutex<T>(value: T) -> Mutex<T> {
+    Mutex::new(value)
+}

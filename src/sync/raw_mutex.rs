@@ -164,6 +164,7 @@ unsafe impl lock_api::RawMutexFair for RawMutex {
     unsafe fn bump(&self) {
         // SAFETY: the caller holds the lock, as `bump` requires; it is re-acquired below.
         unsafe { lock_api::RawMutexFair::unlock_fair(self) };
+        let _relocking = detect::relocking();
         lock_api::RawMutex::lock(self);
     }
 }

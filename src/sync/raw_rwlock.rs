@@ -302,6 +302,7 @@ unsafe impl lock_api::RawRwLockFair for RawRwLock {
     unsafe fn bump_shared(&self) {
         // SAFETY: forwarded caller contract; the lock is taken again below.
         unsafe { lock_api::RawRwLockFair::unlock_shared_fair(self) };
+        let _relocking = detect::relocking();
         lock_api::RawRwLock::lock_shared(self);
     }
 
@@ -310,6 +311,7 @@ unsafe impl lock_api::RawRwLockFair for RawRwLock {
     unsafe fn bump_exclusive(&self) {
         // SAFETY: forwarded caller contract; the lock is taken again below.
         unsafe { lock_api::RawRwLockFair::unlock_exclusive_fair(self) };
+        let _relocking = detect::relocking();
         lock_api::RawRwLock::lock_exclusive(self);
     }
 }
@@ -434,6 +436,7 @@ unsafe impl lock_api::RawRwLockUpgradeFair for RawRwLock {
     unsafe fn bump_upgradable(&self) {
         // SAFETY: forwarded caller contract; the lock is taken again below.
         unsafe { lock_api::RawRwLockUpgradeFair::unlock_upgradable_fair(self) };
+        let _relocking = detect::relocking();
         lock_api::RawRwLockUpgrade::lock_upgradable(self);
     }
 }

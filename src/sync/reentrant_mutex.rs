@@ -511,3 +511,11 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for MappedReentrantMutexGuard<'_, T> {
         fmt::Debug::fmt(&**self, f)
     }
 }
+
+/// Creates a new ReentrantMutex in a `const` context, as parking_lot's `const_reentrant_mutex` (the same as
+/// [`ReentrantMutex::new`], which is `const` too). Reports name it by the caller's line.
+#[inline]
+#[track_caller]
+pub const fn const_reentrant_mutex<T>(value: T) -> ReentrantMutex<T> {
+    ReentrantMutex::new(value)
+}

@@ -330,3 +330,11 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for RwLock<T> {
         fmt::Debug::fmt(&self.inner, f)
     }
 }
+
+/// Creates a new RwLock in a `const` context, as parking_lot's `const_rwlock` (the same as
+/// [`RwLock::new`], which is `const` too). Reports name it by the caller's line.
+#[inline]
+#[track_caller]
+pub const fn const_rwlock<T>(value: T) -> RwLock<T> {
+    RwLock::new(value)
+}

@@ -1,30 +1,49 @@
 //! [`JoinHandle`]: a join as a cooperative wait, so the detector sees who waits for whom.
 //!
-//! The spawned thread records its result in a packet shared with the handle, under the
-//! packet's lock, and grants its joiners before waking them; the joiner waits on the packet
-//! (not in the OS join, which it calls only once the result is there).
+//! The spawned thread hands its result over in a packet shared with its handle: its value in
+//! the packet's typed slot, then, under the lock of the packet's untyped half ([`Finish`]), the
+//! news that it finished, its panic if it panicked, and its clock; it grants its joiners before
+//! waking them. A joiner waits on the `Finish` (not in the OS join, which it calls only once the
+//! thread has finished). A scope's end waits on the same `Finish`, which names no type, so a
+//! scope can keep one for every thread it spawned (`scope.rs`).
+//!
+//! Invariant: once `Finish` says finished, the thread's value is in the slot or its panic is
+//! in the `Finish`, until the one join of the thread takes it.
 
 use crate::detect::{self, CoopWait, ResourceMeta, ThreadToken, WakeBy};
-use crate::facade::sync::{Arc, Condvar, Mutex};
+use crate::facade::sync::{Arc, Condvar, Mutex, MutexGuard};
 use crate::facade::thread::{JoinHandle as NativeHandle, Thread};
 use crate::report::{Access, ResourceKind};
+use std::any::Any;
 use std::borrow::Cow;
 use std::fmt;
 use std::panic::{self, AssertUnwindSafe, Location};
 
 /// What the spawned thread and its handle share.
 pub(super) struct Packet<T> {
-    state: Mutex<State<T>>,
-    finished: Condvar,
+    /// Whether the thread has finished, and how: what every join waits on.
+    pub(super) finish: Arc<Finish>,
+    /// The thread's return value, from when it finishes until its join takes it.
+    value: Mutex<Option<T>>,
+}
+
+/// The untyped half of a [`Packet`]: the thread's progress, as a resource to join.
+pub(super) struct Finish {
+    state: Mutex<Progress>,
+    /// Where joiners wait.
+    joiners: Condvar,
     /// The thread, as a resource to join: named by its name, created at the spawn site.
     meta: ResourceMeta,
 }
 
-struct State<T> {
+struct Progress {
     /// The spawned thread, once it has started.
     child: Option<ThreadToken>,
-    /// The result, and the spawned thread's clock at its end, for the joiner to take in.
-    result: Option<(std::thread::Result<T>, detect::Ending)>,
+    finished: bool,
+    /// The thread's panic, from when it finishes until a join takes it.
+    panic: Option<Box<dyn Any + Send>>,
+    /// The thread's clock at its end, for the joiner to take in.
+    ending: Option<detect::Ending>,
 }
 
 impl<T> Packet<T> {
@@ -37,24 +56,127 @@ impl<T> Packet<T> {
             None => ResourceMeta::new(ResourceKind::Thread, spawned_at),
         };
         Arc::new(Packet {
-            state: Mutex::new(State {
-                child: None,
-                result: None,
+            finish: Arc::new(Finish {
+                state: Mutex::new(Progress {
+                    child: None,
+                    finished: false,
+                    panic: None,
+                    ending: None,
+                }),
+                joiners: Condvar::new(),
+                meta,
             }),
-            finished: Condvar::new(),
-            meta,
+            value: Mutex::new(None),
         })
     }
 
     /// The spawned thread's side: runs `f`, then hands its result (or panic) to the joiner.
     pub(super) fn run(&self, f: impl FnOnce() -> T) {
-        self.state.lock().child = Some(ThreadToken::current());
+        self.finish.started();
         let result = panic::catch_unwind(AssertUnwindSafe(f));
         let ending = detect::finishing();
+        let panic = match result {
+            Ok(value) => {
+                *self.value.lock() = Some(value);
+                None
+            }
+            Err(payload) => Some(payload),
+        };
+        self.finish.finished(panic, ending);
+    }
+
+    /// Waits (a cooperative wait at `at`) for the thread to finish and takes its result; the
+    /// joiner then takes in the finished thread's clock, so what the thread did happened
+    /// before what the joiner does next. Only one join per packet.
+    pub(super) fn join(&self, at: &'static Location<'static>) -> std::thread::Result<T> {
+        let (panic, ending) = self.finish.wait(at).leftovers();
+        if let Some(ending) = ending {
+            detect::joined(ending);
+        }
+        match panic {
+            Some(payload) => Err(payload),
+            None => Ok(self
+                .value
+                .lock()
+                .take()
+                .expect("impasse: a thread that finished without panicking left its value")),
+        }
+    }
+}
+
+impl Finish {
+    /// In the spawned thread, first: it becomes known, and joiners that began to wait before
+    /// it did are woken to name it.
+    fn started(&self) {
+        self.state.lock().child = Some(ThreadToken::current());
+        self.joiners.notify_all();
+    }
+
+    /// In the spawned thread, last: grants every joiner, then wakes them.
+    fn finished(&self, panic: Option<Box<dyn Any + Send>>, ending: detect::Ending) {
         let mut state = self.state.lock();
-        state.result = Some((result, ending));
+        state.finished = true;
+        state.panic = panic;
+        state.ending = Some(ending);
         detect::grant_all(&self.meta);
-        self.finished.notify_all();
+        self.joiners.notify_all();
+    }
+
+    /// Whether the thread has finished running its closure.
+    pub(super) fn is_finished(&self) -> bool {
+        self.state.lock().finished
+    }
+
+    /// Waits until the thread has finished: a cooperative wait at `at`, so a join that can
+    /// never end (the thread waits for a lock the joiner holds, or the whole world is asleep)
+    /// is reported as a deadlock. Returns the progress, locked.
+    #[track_caller]
+    pub(super) fn wait(&self, at: &'static Location<'static>) -> Done<'_> {
+        let mut state = self.state.lock();
+        if state.finished {
+            return Done(state);
+        }
+        let mut named = state.child.is_some();
+        let mut waiting = CoopWait::begin(&self.meta, Access::Join, wake_by(&state), at, false);
+        loop {
+            let (next, timed_out) = self.joiners.wait_timeout(state, CoopWait::SLICE);
+            state = next;
+            if state.finished {
+                return Done(state);
+            }
+            if !named && state.child.is_some() {
+                // The thread has started since this wait began: wait for it by name, so that a
+                // cycle through it is seen without the closed-world rule. (One registration
+                // per thread: the old one leaves the graph before the new one enters.)
+                named = true;
+                #[allow(clippy::drop_non_drop)] // with `detect` off a wait is nothing to drop
+                drop(waiting);
+                waiting = CoopWait::begin(&self.meta, Access::Join, wake_by(&state), at, false);
+            } else if timed_out {
+                waiting.recheck();
+            } else {
+                waiting.again();
+            }
+        }
+    }
+}
+
+/// Who can end a join: the thread, once it is known; anyone before (it will run, but the
+/// detector cannot name it yet).
+fn wake_by(state: &Progress) -> WakeBy {
+    match state.child {
+        Some(child) => WakeBy::Thread(child),
+        None => WakeBy::Anyone,
+    }
+}
+
+/// A finished thread's progress, locked.
+pub(super) struct Done<'a>(MutexGuard<'a, Progress>);
+
+impl Done<'_> {
+    /// What the thread left for its joiner: its panic, if it panicked, and its clock.
+    pub(super) fn leftovers(mut self) -> (Option<Box<dyn Any + Send>>, Option<detect::Ending>) {
+        (self.0.panic.take(), self.0.ending.take())
     }
 }
 
@@ -75,51 +197,10 @@ impl<T> JoinHandle<T> {
     /// world is asleep) is reported as a deadlock.
     #[track_caller]
     pub fn join(self) -> std::thread::Result<T> {
-        let result = self.wait_for_result();
+        let result = self.packet.join(Location::caller());
         // The thread has handed over its result and is finishing: the OS join is brief.
         let _ = self.native.join();
         result
-    }
-
-    /// Waits for the result; the joiner then takes in the finished thread's clock, so what the
-    /// thread did happened before what the joiner does next.
-    #[track_caller]
-    fn wait_for_result(&self) -> std::thread::Result<T> {
-        let (result, ending) = self.wait_for_packet();
-        detect::joined(ending);
-        result
-    }
-
-    #[track_caller]
-    fn wait_for_packet(&self) -> (std::thread::Result<T>, detect::Ending) {
-        let packet = &*self.packet;
-        let mut state = packet.state.lock();
-        if let Some(result) = state.result.take() {
-            return result;
-        }
-        let wake_by = match state.child {
-            Some(child) => WakeBy::Thread(child),
-            None => WakeBy::Anyone, // not started yet: it will run, but is not known yet
-        };
-        let mut waiting = CoopWait::begin(
-            &packet.meta,
-            Access::Join,
-            wake_by,
-            Location::caller(),
-            false,
-        );
-        loop {
-            let (next, timed_out) = packet.finished.wait_timeout(state, CoopWait::SLICE);
-            state = next;
-            if let Some(result) = state.result.take() {
-                return result;
-            }
-            if timed_out {
-                waiting.recheck();
-            } else {
-                waiting.again();
-            }
-        }
     }
 
     /// The thread's handle.
@@ -129,7 +210,7 @@ impl<T> JoinHandle<T> {
 
     /// Whether the thread has finished running its closure.
     pub fn is_finished(&self) -> bool {
-        self.packet.state.lock().result.is_some()
+        self.packet.finish.is_finished()
     }
 }
 

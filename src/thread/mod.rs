@@ -20,8 +20,12 @@
 //! (it counts as running).
 
 mod join;
+#[cfg(not(loom))]
+mod scope;
 
 pub use self::join::JoinHandle;
+#[cfg(not(loom))]
+pub use self::scope::{scope, Scope, ScopedJoinHandle};
 #[cfg(not(loom))]
 pub use std::thread::{
     available_parallelism, current, panicking, park, park_timeout, sleep, yield_now, AccessError,

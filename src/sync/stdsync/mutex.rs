@@ -121,10 +121,18 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for Mutex<T> {
         let mut d = f.debug_struct("Mutex");
         match self.inner.try_lock() {
             Some(guard) => d.field("data", &&*guard),
-            None => d.field("data", &format_args!("<locked>")),
+            None => d.field("data", &"<locked>"), // as std prints it
         };
         d.field("poisoned", &self.poison.get())
             .finish_non_exhaustive()
+    }
+}
+
+impl<'a, T: ?Sized> MutexGuard<'a, T> {
+    /// The mutex and the guard of the lock underneath, for `stdsync::Condvar`, which waits
+    /// through the parking_lot flavour's protocol and then reads the poison flag.
+    pub(crate) fn split(guard: &mut Self) -> (&'a Mutex<T>, &mut crate::MutexGuard<'a, T>) {
+        (guard.lock, &mut guard.inner)
     }
 }
 

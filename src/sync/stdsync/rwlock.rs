@@ -146,7 +146,7 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for RwLock<T> {
         let mut d = f.debug_struct("RwLock");
         match self.inner.try_read() {
             Some(guard) => d.field("data", &&*guard),
-            None => d.field("data", &"<locked>"), // as std prints it
+            None => d.field("data", &format_args!("<locked>")), // as std prints it
         };
         d.field("poisoned", &self.poison.get())
             .finish_non_exhaustive()
