@@ -178,7 +178,27 @@ impl Threads {
     }
 }
 
+/// What the operating system says about the process's threads. Nothing under loom: a model's
+/// threads are not the process's, so no world is ever closed there.
+#[cfg(loom)]
+mod os {
+    use std::collections::BTreeSet;
+
+    pub(super) fn current_tid() -> Option<u64> {
+        None
+    }
+
+    pub(super) fn process_tids() -> Option<BTreeSet<u64>> {
+        None
+    }
+
+    pub(super) fn process_thread_count() -> Option<usize> {
+        None
+    }
+}
+
 /// What the operating system says about the process's threads.
+#[cfg(not(loom))]
 mod os {
     use std::collections::BTreeSet;
 

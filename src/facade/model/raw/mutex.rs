@@ -1,4 +1,5 @@
 //! A raw mutex for loom: a loom `Mutex<bool>` and `Condvar`, created on first use.
+//! Timed acquisitions wait for one change of the lock instead of a duration (loom has no clock).
 
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -71,16 +72,30 @@ unsafe impl lock_api::RawMutexFair for RawMutex {
     }
 }
 
-// SAFETY: loom has no clock; a timed attempt is modelled as one attempt.
+impl RawMutex {
+    /// loom has no clock: a timed acquisition is modelled as "until the lock changes once":
+    /// an attempt, then (if it failed) one wait for a release, then a last attempt. A model
+    /// must not count on a timeout to end a wait that nothing else ends.
+    fn try_lock_once_more(&self) -> bool {
+        let state = self.state();
+        let mut locked = state.locked.lock().unwrap();
+        if *locked {
+            locked = state.released.wait(locked).unwrap();
+        }
+        !std::mem::replace(&mut *locked, true)
+    }
+}
+
+// SAFETY: a timed attempt takes the lock only when it is free, as `lock` does.
 unsafe impl lock_api::RawMutexTimed for RawMutex {
     type Duration = Duration;
     type Instant = Instant;
 
     fn try_lock_for(&self, _timeout: Duration) -> bool {
-        lock_api::RawMutex::try_lock(self)
+        self.try_lock_once_more()
     }
 
     fn try_lock_until(&self, _timeout: Instant) -> bool {
-        lock_api::RawMutex::try_lock(self)
+        self.try_lock_once_more()
     }
 }

@@ -60,6 +60,25 @@ impl RawRwLock {
         ok
     }
 
+    /// A timed acquisition (loom has no clock): an attempt, then (if it failed) one wait for a
+    /// change of the lock's state, then a last attempt.
+    fn attempt_once_more(
+        &self,
+        ready: impl Fn(&Word) -> bool,
+        take: impl FnOnce(&mut Word),
+    ) -> bool {
+        let state = self.state();
+        let mut word = state.word.lock().unwrap();
+        if !ready(&word) {
+            word = state.changed.wait(word).unwrap();
+        }
+        let ok = ready(&word);
+        if ok {
+            take(&mut word);
+        }
+        ok
+    }
+
     fn update(&self, change: impl FnOnce(&mut Word)) {
         let state = self.state();
         change(&mut state.word.lock().unwrap());
@@ -158,36 +177,36 @@ unsafe impl lock_api::RawRwLockRecursive for RawRwLock {
     }
 }
 
-// SAFETY: loom has no clock; a timed attempt is modelled as one attempt.
+// SAFETY: timed attempts take the lock only in the states the blocking ones do.
 unsafe impl lock_api::RawRwLockTimed for RawRwLock {
     type Duration = Duration;
     type Instant = Instant;
 
     fn try_lock_shared_for(&self, _timeout: Duration) -> bool {
-        lock_api::RawRwLock::try_lock_shared(self)
+        self.attempt_once_more(Self::shared_ready(false), |w| w.readers += 1)
     }
 
     fn try_lock_shared_until(&self, _timeout: Instant) -> bool {
-        lock_api::RawRwLock::try_lock_shared(self)
+        self.attempt_once_more(Self::shared_ready(false), |w| w.readers += 1)
     }
 
     fn try_lock_exclusive_for(&self, _timeout: Duration) -> bool {
-        lock_api::RawRwLock::try_lock_exclusive(self)
+        self.attempt_once_more(Self::exclusive_ready, |w| w.writer_bit = true)
     }
 
     fn try_lock_exclusive_until(&self, _timeout: Instant) -> bool {
-        lock_api::RawRwLock::try_lock_exclusive(self)
+        self.attempt_once_more(Self::exclusive_ready, |w| w.writer_bit = true)
     }
 }
 
-// SAFETY: loom has no clock; a timed attempt is modelled as one attempt.
+// SAFETY: as above.
 unsafe impl lock_api::RawRwLockRecursiveTimed for RawRwLock {
     fn try_lock_shared_recursive_for(&self, _timeout: Duration) -> bool {
-        lock_api::RawRwLockRecursive::try_lock_shared_recursive(self)
+        self.attempt_once_more(Self::shared_ready(true), |w| w.readers += 1)
     }
 
     fn try_lock_shared_recursive_until(&self, _timeout: Instant) -> bool {
-        lock_api::RawRwLockRecursive::try_lock_shared_recursive(self)
+        self.attempt_once_more(Self::shared_ready(true), |w| w.readers += 1)
     }
 }
 
@@ -267,14 +286,26 @@ unsafe impl lock_api::RawRwLockUpgradeDowngrade for RawRwLock {
     }
 }
 
-// SAFETY: loom has no clock; a timed attempt is modelled as one attempt.
+// SAFETY: as above.
 unsafe impl lock_api::RawRwLockUpgradeTimed for RawRwLock {
     fn try_lock_upgradable_for(&self, _timeout: Duration) -> bool {
-        lock_api::RawRwLockUpgrade::try_lock_upgradable(self)
+        self.attempt_once_more(
+            |w| !w.writer_bit && !w.upgradable,
+            |w| {
+                w.upgradable = true;
+                w.readers += 1;
+            },
+        )
     }
 
     fn try_lock_upgradable_until(&self, _timeout: Instant) -> bool {
-        lock_api::RawRwLockUpgrade::try_lock_upgradable(self)
+        self.attempt_once_more(
+            |w| !w.writer_bit && !w.upgradable,
+            |w| {
+                w.upgradable = true;
+                w.readers += 1;
+            },
+        )
     }
 
     unsafe fn try_upgrade_for(&self, _timeout: Duration) -> bool {

@@ -1,0 +1,222 @@
+//! The detector checked against loom as the oracle.
+//!
+//! For small programs loom runs every interleaving. In each one:
+//!
+//! - where the threads would deadlock, impasse must report (so loom never sees every thread
+//!   blocked: a missed deadlock fails the model with loom's own "deadlock" error);
+//! - impasse must report only then: a callback policy checks, at the moment of every report,
+//!   that the threads really are in the deadlocking configuration (each holds its first lock
+//!   and has asked for its second), and programs that cannot deadlock must never report.
+//!
+//! Run: `RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release --test loom_detector`.
+
+#![cfg(loom)]
+
+use impasse::policy::{Action, Settings};
+use impasse::report::{Report, ReportKind};
+use impasse::{Mutex, RwLock};
+use loom::sync::atomic::{AtomicUsize, Ordering};
+use loom::sync::Arc;
+use loom::thread;
+use std::panic::{self, AssertUnwindSafe};
+
+/// Where a thread of a two-step program is.
+const STARTED: usize = 0;
+const HOLDS_FIRST: usize = 1;
+const WANTS_SECOND: usize = 2;
+const DONE: usize = 3;
+
+type Phases = Arc<Vec<AtomicUsize>>;
+
+fn phases(threads: usize) -> Phases {
+    Arc::new((0..threads).map(|_| AtomicUsize::new(STARTED)).collect())
+}
+
+/// Installs the oracle: every report must be an actual deadlock in which every thread of
+/// the program has asked for its second lock while holding its first. Then the reporting
+/// thread unwinds, as with the default policy.
+fn oracle(phases: &Phases) {
+    let phases = phases.clone();
+    let check = move |report: &Report| {
+        assert_eq!(report.kind, ReportKind::Deadlock, "{report}");
+        for (i, phase) in phases.iter().enumerate() {
+            assert_eq!(
+                phase.load(Ordering::SeqCst),
+                WANTS_SECOND,
+                "false report: thread {i} is not waiting\n{report}"
+            );
+        }
+        panic!("impasse reported a deadlock");
+    };
+    Settings::new()
+        .on_deadlock(Action::Callback(std::sync::Arc::new(check)))
+        .on_inversion(Action::Ignore)
+        .install();
+}
+
+/// The quiet oracle: any report at all is false.
+fn no_report_allowed() {
+    let fail =
+        |report: &Report| panic!("false report in a program that cannot deadlock:\n{report}");
+    Settings::new()
+        .on_deadlock(Action::Callback(std::sync::Arc::new(fail)))
+        .on_inversion(Action::Ignore)
+        .install();
+}
+
+/// Runs `first` (whose guard is held) then `second` under the phases of thread `me`;
+/// returns whether impasse reported (the thread unwound).
+fn two_steps<G>(
+    phases: &Phases,
+    me: usize,
+    first: impl FnOnce() -> G,
+    second: impl FnOnce(),
+) -> bool {
+    let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
+        let _first = first();
+        phases[me].store(HOLDS_FIRST, Ordering::SeqCst);
+        phases[me].store(WANTS_SECOND, Ordering::SeqCst);
+        second();
+        phases[me].store(DONE, Ordering::SeqCst);
+    }));
+    outcome.is_err()
+}
+
+#[test]
+fn abba_is_reported_exactly_when_it_deadlocks() {
+    loom::model(|| {
+        let phases = phases(2);
+        oracle(&phases);
+        let (a, b) = (Arc::new(Mutex::new(())), Arc::new(Mutex::new(())));
+        let other = {
+            let (a, b, phases) = (a.clone(), b.clone(), phases.clone());
+            thread::spawn(move || two_steps(&phases, 1, || b.lock(), || drop(a.lock())))
+        };
+        let here = two_steps(&phases, 0, || a.lock(), || drop(b.lock()));
+        let there = other.join().unwrap();
+        assert!(!(here && there), "one report per deadlock");
+    });
+}
+
+#[test]
+fn the_same_order_never_reports() {
+    loom::model(|| {
+        no_report_allowed();
+        let (a, b) = (Arc::new(Mutex::new(0)), Arc::new(Mutex::new(0)));
+        let other = {
+            let (a, b) = (a.clone(), b.clone());
+            thread::spawn(move || {
+                let _a = a.lock();
+                *b.lock() += 1;
+            })
+        };
+        {
+            let _a = a.lock();
+            *b.lock() += 1;
+        }
+        other.join().unwrap();
+        assert_eq!(*b.lock(), 2);
+    });
+}
+
+#[test]
+fn a_writer_and_a_reader_in_a_cycle_with_a_mutex() {
+    loom::model(|| {
+        let phases = phases(2);
+        oracle(&phases);
+        let (table, log) = (Arc::new(RwLock::new(())), Arc::new(Mutex::new(())));
+        let other = {
+            let (table, log, phases) = (table.clone(), log.clone(), phases.clone());
+            thread::spawn(move || two_steps(&phases, 1, || log.lock(), || drop(table.read())))
+        };
+        let here = two_steps(&phases, 0, || table.write(), || drop(log.lock()));
+        let there = other.join().unwrap();
+        assert!(!(here && there), "one report per deadlock");
+    });
+}
+
+#[test]
+fn readers_in_opposite_orders_never_report() {
+    loom::model(|| {
+        no_report_allowed();
+        let (p, q) = (Arc::new(RwLock::new(())), Arc::new(RwLock::new(())));
+        let other = {
+            let (p, q) = (p.clone(), q.clone());
+            thread::spawn(move || {
+                let _q = q.read();
+                drop(p.read_recursive());
+            })
+        };
+        {
+            let _p = p.read();
+            drop(q.read_recursive());
+        }
+        other.join().unwrap();
+    });
+}
+
+#[test]
+fn rereading_behind_a_queued_writer() {
+    // Thread 0 reads, then reads again; thread 1 writes. If the write queues between the two
+    // reads, thread 0 waits for the writer, which waits for thread 0's first read.
+    loom::model(|| {
+        let phases = phases(2);
+        let writer_phase = phases.clone();
+        oracle(&phases);
+        let lock = Arc::new(RwLock::new(0));
+        let writer = {
+            let lock = lock.clone();
+            thread::spawn(move || {
+                writer_phase[1].store(WANTS_SECOND, Ordering::SeqCst);
+                let outcome = panic::catch_unwind(AssertUnwindSafe(|| *lock.write() += 1));
+                writer_phase[1].store(DONE, Ordering::SeqCst);
+                outcome.is_err()
+            })
+        };
+        let here = two_steps(&phases, 0, || lock.read(), || drop(lock.read()));
+        let there = writer.join().unwrap();
+        assert!(!(here && there), "one report per deadlock");
+    });
+}
+
+#[test]
+fn a_three_thread_ring_is_reported_exactly_when_it_deadlocks() {
+    loom::model(|| {
+        let phases = phases(3);
+        oracle(&phases);
+        let locks: Arc<Vec<Mutex<()>>> = Arc::new((0..3).map(|_| Mutex::new(())).collect());
+        let others: Vec<_> = (1..3)
+            .map(|i| {
+                let (locks, phases) = (locks.clone(), phases.clone());
+                thread::spawn(move || {
+                    two_steps(
+                        &phases,
+                        i,
+                        || locks[i].lock(),
+                        || drop(locks[(i + 1) % 3].lock()),
+                    )
+                })
+            })
+            .collect();
+        let mut reports = usize::from(two_steps(
+            &phases,
+            0,
+            || locks[0].lock(),
+            || drop(locks[1].lock()),
+        ));
+        for other in others {
+            reports += usize::from(other.join().unwrap());
+        }
+        assert!(reports <= 1, "one report per deadlock");
+    });
+}
+
+#[test]
+fn relocking_is_always_reported() {
+    loom::model(|| {
+        let phases = phases(1);
+        oracle(&phases);
+        let m = Mutex::new(());
+        assert!(two_steps(&phases, 0, || m.lock(), || drop(m.lock())));
+    });
+}
