@@ -13,7 +13,7 @@ use super::registry::{IdBlock, ResourceId, ThreadKey};
 use super::threads::WorldId;
 use super::vector_clock::{Stamp, VectorClock};
 use crate::report::{Access, ResourceKind};
-use std::cell::{Cell, RefCell};
+use std::cell::{Cell, RefCell, UnsafeCell};
 use std::panic::Location;
 use std::sync::Arc;
 
@@ -42,9 +42,13 @@ pub(crate) struct ThreadState {
     /// The world the thread belongs to (see `threads.rs`).
     world: Cell<WorldId>,
     ids: Cell<IdBlock>,
-    held: RefCell<Vec<Held>>,
-    /// Lock-order edges this thread has recorded already.
-    edges: RefCell<EdgeCache>,
+    /// The held stack. Touched on every acquisition and release, so it is an `UnsafeCell`
+    /// rather than a `RefCell`: only the methods below reach it, each through
+    /// [`ThreadState::stack`] for its own duration, and none of them calls out (no user code,
+    /// no detector, no other `ThreadState` method) while it holds the reference.
+    held: UnsafeCell<Vec<Held>>,
+    /// Lock-order edges this thread has recorded already (same discipline as `held`).
+    edges: UnsafeCell<EdgeCache>,
     /// This thread's vector clock (spawns and joins); `None` until first needed.
     clock: RefCell<Option<Arc<VectorClock>>>,
     /// The thread is re-locking a lock a live guard owns (`detect::relocking`).
@@ -57,8 +61,8 @@ crate::facade::per_thread! {
             key: Cell::new(None),
             world: Cell::new(WorldId::PROGRAM),
             ids: Cell::new(IdBlock::empty()),
-            held: RefCell::new(Vec::new()),
-            edges: RefCell::new(EdgeCache::new()),
+            held: UnsafeCell::new(Vec::new()),
+            edges: UnsafeCell::new(EdgeCache::new()),
             clock: RefCell::new(None),
             relocking: Cell::new(false),
         }
@@ -138,14 +142,28 @@ impl ThreadState {
         id
     }
 
+    /// The held stack and the edge cache, for the calling method's own use.
+    ///
+    /// # Safety
+    ///
+    /// The caller must not hold another reference from this function, and must not call out
+    /// (anything that could reach this thread's state again) while it uses these.
+    #[inline]
+    #[allow(clippy::mut_from_ref)]
+    unsafe fn stack(&self) -> (&mut Vec<Held>, &mut EdgeCache) {
+        // SAFETY: `ThreadState` lives in a thread-local, so only this thread reaches it; the
+        // caller's contract rules out a second, overlapping reference on this thread.
+        unsafe { (&mut *self.held.get(), &mut *self.edges.get()) }
+    }
+
     /// Pushes `held`; with `check_edges`, first says whether that records a lock-order edge
     /// this thread has not recorded before (one cache probe per held lock: no allocation, no
     /// global lock).
     #[inline]
     pub(crate) fn push(&self, held: Held, check_edges: bool) -> bool {
-        let mut stack = self.held.borrow_mut();
+        // SAFETY: the only reference here, and nothing below calls out.
+        let (stack, edges) = unsafe { self.stack() };
         let new_edge = check_edges && !stack.is_empty() && {
-            let edges = self.edges.borrow();
             let id = held.resource.id;
             stack
                 .iter()
@@ -160,7 +178,8 @@ impl ThreadState {
     /// released by a thread that did not acquire it, through the unsafe raw API).
     #[inline]
     pub(crate) fn pop(&self, id: ResourceId, access: Access) -> Option<bool> {
-        let mut held = self.held.borrow_mut();
+        // SAFETY: the only reference here, and nothing below calls out.
+        let (held, _) = unsafe { self.stack() };
         match held.last() {
             Some(last) if last.resource.id == id && last.access == access => {
                 let ordered = last.ordered;
@@ -179,11 +198,11 @@ impl ThreadState {
     /// Remembers the edges from every held lock to the top of the stack as recorded, and
     /// marks every hold involved as a node of the lock-order graph.
     pub(crate) fn edges_recorded(&self) {
-        let mut held = self.held.borrow_mut();
+        // SAFETY: the only reference here, and nothing below calls out.
+        let (held, edges) = unsafe { self.stack() };
         let Some(top) = held.last().map(|h| h.resource.id) else {
             return;
         };
-        let mut edges = self.edges.borrow_mut();
         for h in held.iter_mut() {
             if h.resource.id != top {
                 edges.insert(h.resource.id, top);
@@ -229,7 +248,8 @@ impl ThreadState {
     /// Changes the access of the most recent hold of `id` from `from` to `to` (downgrade,
     /// upgrade), keeping its place and site.
     pub(crate) fn change(&self, id: ResourceId, from: Access, to: Access) {
-        let mut held = self.held.borrow_mut();
+        // SAFETY: the only reference here, and nothing below calls out.
+        let (held, _) = unsafe { self.stack() };
         if let Some(entry) = held
             .iter_mut()
             .rev()
@@ -241,6 +261,8 @@ impl ThreadState {
 
     /// A copy of the held stack, oldest first.
     pub(crate) fn holds(&self) -> Vec<Held> {
-        self.held.borrow().clone()
+        // SAFETY: the only reference here, and nothing below calls out.
+        let (held, _) = unsafe { self.stack() };
+        held.clone()
     }
 }
