@@ -13,40 +13,13 @@
 
 mod common;
 
-use common::panic_text;
+use common::{join_quietly, spawn};
 use impasse::mpsc::{
     self, Receiver, RecvError, RecvTimeoutError, SendError, Sender, SyncSender, TryRecvError,
     TrySendError,
 };
-use impasse::thread::{self, JoinHandle};
+
 use std::time::{Duration, Instant};
-
-#[track_caller]
-fn spawn<T: Send + 'static>(name: &str, f: impl FnOnce() -> T + Send + 'static) -> JoinHandle<T> {
-    thread::Builder::new()
-        .name(name.to_owned())
-        .spawn(f)
-        .expect("spawn a test thread")
-}
-
-/// Joins every thread, failing (after joining them all) if any panicked.
-fn join_quietly<T>(handles: Vec<JoinHandle<T>>) -> Vec<T> {
-    let mut results = Vec::new();
-    let mut failures = Vec::new();
-    for handle in handles {
-        let name = handle.thread().name().unwrap_or("<unnamed>").to_owned();
-        match handle.join() {
-            Ok(result) => results.push(result),
-            Err(payload) => failures.push(format!("{name}: {}", panic_text(&*payload))),
-        }
-    }
-    assert!(
-        failures.is_empty(),
-        "threads panicked:\n{}",
-        failures.join("\n")
-    );
-    results
-}
 
 const CHILD: &str = "IMPASSE_CHANNELS_QUIET_CHILD";
 

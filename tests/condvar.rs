@@ -11,17 +11,6 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
-/// Spawns a thread of the test's world (so the closed-world rule counts it).
-fn member<T: Send + 'static>(
-    name: &str,
-    f: impl FnOnce() -> T + Send + 'static,
-) -> impasse::thread::JoinHandle<T> {
-    impasse::thread::Builder::new()
-        .name(name.to_owned())
-        .spawn(f)
-        .expect("spawn a member thread")
-}
-
 /// A bounded buffer with the two condition variables of the textbook.
 struct Bounded {
     items: Mutex<VecDeque<Option<u64>>>,
@@ -75,7 +64,7 @@ fn bounded_producer_consumer_under_contention() {
         let consumers: Vec<_> = (0..CONSUMERS)
             .map(|i| {
                 let buffer = buffer.clone();
-                member(&format!("consumer-{i}"), move || {
+                common::spawn(&format!("consumer-{i}"), move || {
                     let mut sum = 0;
                     while let Some(item) = buffer.pop() {
                         sum += item;
@@ -87,7 +76,7 @@ fn bounded_producer_consumer_under_contention() {
         let producers: Vec<_> = (0..PRODUCERS)
             .map(|p| {
                 let buffer = buffer.clone();
-                member(&format!("producer-{p}"), move || {
+                common::spawn(&format!("producer-{p}"), move || {
                     for i in 0..ITEMS {
                         buffer.push(Some(p * ITEMS + i));
                     }
@@ -120,7 +109,7 @@ fn timed_waits_in_a_would_be_cycle_time_out_quietly() {
         let waiter = {
             let (state, flag, ready, holding) =
                 (state.clone(), flag.clone(), ready.clone(), holding.clone());
-            member("timed-waiter", move || {
+            common::spawn("timed-waiter", move || {
                 let _state = state.lock();
                 holding.wait();
                 let mut flag = flag.lock();
@@ -133,7 +122,7 @@ fn timed_waits_in_a_would_be_cycle_time_out_quietly() {
                 assert!(!*flag);
             })
         };
-        let notifier = member("late-notifier", move || {
+        let notifier = common::spawn("late-notifier", move || {
             holding.wait();
             let _state = state.lock(); // blocks until the waiter gives up
             *flag.lock() = true;

@@ -10,23 +10,11 @@
 
 mod common;
 
-use common::{here, one_report, panic_text, spawn, wait_until, watchdog, DEADLOCK};
-use impasse::testing::{self, Options};
+use common::{here, one_report, spawn, wait_until, watchdog};
 use impasse::{Condvar, Mutex};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
-
-/// Spawns a thread of the test's world (so the closed-world rule counts it).
-fn member<T: Send + 'static>(
-    name: &str,
-    f: impl FnOnce() -> T + Send + 'static,
-) -> impasse::thread::JoinHandle<T> {
-    impasse::thread::Builder::new()
-        .name(name.to_owned())
-        .spawn(f)
-        .expect("spawn a member thread")
-}
 
 /// The relock at the end of a wait is the acquisition a report shows: at the wait's line.
 #[test]
@@ -71,93 +59,7 @@ fn the_relock_is_acquired_at_the_waits_line() {
     );
 }
 
-/// Closed-world scenarios: the threads of the test's world, and the test's thread waiting for
-/// them as a member (it may be the one that finds the deadlock).
-mod world {
-    use super::member;
-    use impasse::{Condvar, Mutex};
-    use std::panic::{self, AssertUnwindSafe};
-    use std::sync::Arc;
-
-    #[derive(Default)]
-    struct Tally {
-        finished: usize,
-        panicked: usize,
-    }
-
-    /// Where the test's thread waits for the scenario's threads.
-    pub struct Ending {
-        tally: Mutex<Tally>,
-        changed: Condvar,
-    }
-
-    impl Ending {
-        pub fn new() -> Arc<Ending> {
-            Arc::new(Ending {
-                tally: Mutex::named("tally", Tally::default()),
-                changed: Condvar::named("ending"),
-            })
-        }
-
-        /// Spawns a member whose end (and panic, a report) the test's thread hears of.
-        pub fn spawn(
-            self: &Arc<Self>,
-            name: &str,
-            body: impl FnOnce() + Send + 'static,
-        ) -> impasse::thread::JoinHandle<()> {
-            let ending = Arc::clone(self);
-            member(name, move || {
-                let outcome = panic::catch_unwind(AssertUnwindSafe(body));
-                {
-                    let mut tally = ending.tally.lock();
-                    tally.finished += 1;
-                    tally.panicked += usize::from(outcome.is_err());
-                }
-                ending.changed.notify_all();
-                if let Err(payload) = outcome {
-                    panic::resume_unwind(payload);
-                }
-            })
-        }
-
-        /// Runs the test thread's part: waits until a thread has panicked or all finished,
-        /// itself possibly finding the deadlock; then `release`s whatever is still stuck and
-        /// joins every thread. A thread may only panic with a deadlock report.
-        pub fn close(&self, threads: Vec<impasse::thread::JoinHandle<()>>, release: impl Fn()) {
-            let n = threads.len();
-            let _ = panic::catch_unwind(AssertUnwindSafe(|| {
-                let mut tally = self.tally.lock();
-                self.changed
-                    .wait_while(&mut tally, |t| t.panicked == 0 && t.finished < n);
-            }));
-            release();
-            let _ = panic::catch_unwind(AssertUnwindSafe(|| {
-                let mut tally = self.tally.lock();
-                self.changed.wait_while(&mut tally, |t| t.finished < n);
-            }));
-            for thread in threads {
-                if let Err(payload) = thread.join() {
-                    let text = super::panic_text(&*payload);
-                    assert!(text.starts_with(super::DEADLOCK), "{text}");
-                }
-            }
-        }
-    }
-}
-
-/// What `testing::run` fails with, checked to hold deadlock reports only.
-fn reports_of(test: &str, scenario: impl FnOnce()) -> String {
-    let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
-        testing::run(test, Options::new(), scenario);
-    }));
-    let text = panic_text(&*outcome.expect_err("the scenario is reported"));
-    let reports = match text.split_once('\n') {
-        Some((first, rest)) if first.contains("report(s) in test") => rest,
-        _ => &text, // the test's thread was the victim and its panic left the body
-    };
-    assert!(reports.starts_with(DEADLOCK), "{text}");
-    text
-}
+use common::world::{self, reports_of};
 
 fn waiting_while_holding_the_notifiers_lock() {
     #[derive(Default)]

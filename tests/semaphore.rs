@@ -14,17 +14,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
-/// Spawns a thread of the test's world (so the closed-world rule counts it).
-fn member<T: Send + 'static>(
-    name: &str,
-    f: impl FnOnce() -> T + Send + 'static,
-) -> impasse::thread::JoinHandle<T> {
-    impasse::thread::Builder::new()
-        .name(name.to_owned())
-        .spawn(f)
-        .expect("spawn a member thread")
-}
-
 // Shared between threads, and across `catch_unwind`.
 const _: () = {
     use std::panic::{RefUnwindSafe, UnwindSafe};
@@ -44,7 +33,7 @@ fn contention_never_exceeds_the_permits() {
         let workers: Vec<_> = (0..THREADS)
             .map(|i| {
                 let (pool, inside, most) = (pool.clone(), inside.clone(), most.clone());
-                member(&format!("worker-{i}"), move || {
+                crate::common::spawn(&format!("worker-{i}"), move || {
                     for round in 0..ROUNDS {
                         let permit = if round % 3 == 0 {
                             pool.acquire_many(PERMITS) // the whole pool, now and then
@@ -126,13 +115,13 @@ fn a_timed_acquisition_in_a_would_be_cycle_gives_up_quietly() {
         let both_hold = Arc::new(Barrier::new(2));
         let holder = {
             let (pool, ledger, both_hold) = (pool.clone(), ledger.clone(), both_hold.clone());
-            member("permit-holder", move || {
+            crate::common::spawn("permit-holder", move || {
                 let _permit = pool.acquire();
                 both_hold.wait();
                 let _ledger = ledger.lock(); // until the other gives up on the permit
             })
         };
-        let patient = member("ledger-holder", move || {
+        let patient = crate::common::spawn("ledger-holder", move || {
             let _ledger = ledger.lock();
             both_hold.wait();
             pool.acquire_timeout(Duration::from_millis(50)).is_none()
@@ -162,93 +151,13 @@ const _: () = {
 /// Waits for permits nothing can give back, reported in a closed world.
 #[cfg(feature = "detect")]
 mod fire {
-    use super::common::{panic_text, watchdog, DEADLOCK};
-    use super::member;
-    use impasse::testing::{self, Options};
+    use super::common::watchdog;
     use impasse::{Condvar, Mutex, Semaphore};
     use std::panic::{self, AssertUnwindSafe};
     use std::sync::{Arc, Barrier};
     use std::time::Duration;
 
-    #[derive(Default)]
-    struct Tally {
-        finished: usize,
-        panicked: usize,
-    }
-
-    /// Where the test's thread waits for the scenario's threads, as a member of the world
-    /// that may be the one to find the deadlock.
-    struct Ending {
-        tally: Mutex<Tally>,
-        changed: Condvar,
-    }
-
-    impl Ending {
-        fn new() -> Arc<Ending> {
-            Arc::new(Ending {
-                tally: Mutex::named("tally", Tally::default()),
-                changed: Condvar::named("ending"),
-            })
-        }
-
-        /// Spawns a member whose end (and panic, a report) the test's thread hears of.
-        fn spawn(
-            self: &Arc<Self>,
-            name: &str,
-            body: impl FnOnce() + Send + 'static,
-        ) -> impasse::thread::JoinHandle<()> {
-            let ending = Arc::clone(self);
-            member(name, move || {
-                let outcome = panic::catch_unwind(AssertUnwindSafe(body));
-                {
-                    let mut tally = ending.tally.lock();
-                    tally.finished += 1;
-                    tally.panicked += usize::from(outcome.is_err());
-                }
-                ending.changed.notify_all();
-                if let Err(payload) = outcome {
-                    panic::resume_unwind(payload);
-                }
-            })
-        }
-
-        /// The test thread's part: waits until a thread has panicked or all finished (maybe
-        /// finding the deadlock itself), `release`s whatever is still stuck, joins everyone.
-        /// A thread may only panic with a deadlock report.
-        fn close(&self, threads: Vec<impasse::thread::JoinHandle<()>>, release: impl Fn()) {
-            let n = threads.len();
-            let _ = panic::catch_unwind(AssertUnwindSafe(|| {
-                let mut tally = self.tally.lock();
-                self.changed
-                    .wait_while(&mut tally, |t| t.panicked == 0 && t.finished < n);
-            }));
-            release();
-            let _ = panic::catch_unwind(AssertUnwindSafe(|| {
-                let mut tally = self.tally.lock();
-                self.changed.wait_while(&mut tally, |t| t.finished < n);
-            }));
-            for thread in threads {
-                if let Err(payload) = thread.join() {
-                    let text = panic_text(&*payload);
-                    assert!(text.starts_with(DEADLOCK), "{text}");
-                }
-            }
-        }
-    }
-
-    /// What `testing::run` fails with, checked to hold deadlock reports only.
-    fn reports_of(test: &str, scenario: impl FnOnce()) -> String {
-        let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
-            testing::run(test, Options::new(), scenario);
-        }));
-        let text = panic_text(&*outcome.expect_err("the scenario is reported"));
-        let reports = match text.split_once('\n') {
-            Some((first, rest)) if first.contains("report(s) in test") => rest,
-            _ => &text, // the test's thread was the victim and its panic left the body
-        };
-        assert!(reports.starts_with(DEADLOCK), "{text}");
-        text
-    }
+    use super::common::world::{reports_of, Ending};
 
     fn permit_holder_waits_for_a_mutex_whose_holder_waits_for_a_permit() {
         let text = reports_of("permit_against_mutex", || {

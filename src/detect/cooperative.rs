@@ -34,6 +34,42 @@ pub(crate) enum WakeBy {
 
 pub(crate) use imp::{grant, grant_all, CoopWait, ThreadToken, WaiterToken};
 
+use std::time::Instant;
+
+impl CoopWait {
+    /// The waiting loop of steps 2-3 (module docs), for primitives whose sleep reports both
+    /// outcomes: sleeps through `sleep` until it says the wait is over, or `deadline` passes.
+    /// `sleep(slice)` sleeps at most `slice` and returns (the wait is over, the slice ended
+    /// without a wake-up). Returns whether the wait ended before the deadline.
+    #[track_caller]
+    pub(crate) fn sleep_until(
+        &mut self,
+        deadline: Option<Instant>,
+        mut sleep: impl FnMut(Duration) -> (bool, bool),
+    ) -> bool {
+        loop {
+            let slice = match deadline {
+                None => Self::SLICE,
+                Some(deadline) => deadline
+                    .saturating_duration_since(Instant::now())
+                    .min(Self::SLICE),
+            };
+            let (over, slice_ended) = sleep(slice);
+            if over {
+                return true;
+            }
+            if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+                return false;
+            }
+            if slice_ended {
+                self.recheck();
+            } else {
+                self.again();
+            }
+        }
+    }
+}
+
 #[cfg(feature = "detect")]
 mod imp {
     use super::{Access, Duration, Location, ResourceMeta, WakeBy};

@@ -138,6 +138,7 @@ pub(crate) fn acquired(
     #[cfg(not(feature = "detect"))]
     {
         let _ = (meta, access, at, blocking, lock);
+        resource::NoHolder
     }
 }
 
@@ -221,6 +222,7 @@ pub(crate) fn changed(meta: &ResourceMeta, from: Access, to: Access) -> Holder {
     #[cfg(not(feature = "detect"))]
     {
         let _ = (meta, from, to);
+        resource::NoHolder
     }
 }
 

@@ -12,7 +12,7 @@ use std::borrow::Cow;
 use std::panic::Location;
 
 #[cfg(not(feature = "detect"))]
-pub(crate) use self::off::{Owner, ResourceMeta};
+pub(crate) use self::off::{NoHolder, Owner, ResourceMeta};
 #[cfg(feature = "detect")]
 pub(crate) use self::on::{Owner, ResourceMeta};
 
@@ -21,7 +21,7 @@ pub(crate) use self::on::{Owner, ResourceMeta};
 pub(crate) type Holder = Option<super::registry::ThreadKey>;
 /// What an acquisition hands back; nothing with `detect` off.
 #[cfg(not(feature = "detect"))]
-pub(crate) type Holder = ();
+pub(crate) type Holder = off::NoHolder;
 
 #[cfg(feature = "detect")]
 mod on {
@@ -179,6 +179,10 @@ mod on {
 #[cfg(not(feature = "detect"))]
 mod off {
     use super::{Cow, Holder, Location, ResourceKind};
+
+    /// Nothing: with `detect` off no thread is tracked.
+    #[derive(Debug, Clone, Copy)]
+    pub(crate) struct NoHolder;
 
     /// Nothing: with `detect` off a primitive carries no identity.
     #[derive(Debug)]

@@ -10,7 +10,7 @@
 //! `Condvar::wait` by value, `UnsafeCell::with`/`with_mut`.
 
 // The facade offers the whole vocabulary of both worlds; not every room uses every word.
-#![allow(dead_code, unused_imports)]
+#![allow(dead_code, unused_imports, unused_macros)]
 
 #[cfg(not(loom))]
 mod real;

@@ -284,26 +284,7 @@ impl Condvar {
             deadline.is_some(),
         );
         let mut queued = Queued::new(waiters, waiting.token());
-        let notified = loop {
-            let slice = match deadline {
-                None => CoopWait::SLICE,
-                Some(deadline) => deadline
-                    .saturating_duration_since(Instant::now())
-                    .min(CoopWait::SLICE),
-            };
-            let (notified, slice_ended) = queued.sleep(slice);
-            if notified {
-                break true;
-            }
-            if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
-                break false;
-            }
-            if slice_ended {
-                waiting.recheck();
-            } else {
-                waiting.again();
-            }
-        };
+        let notified = waiting.sleep_until(deadline, |slice| queued.sleep(slice));
         drop(queued); // off the queue (if not notified), and the queue's lock released
         #[allow(clippy::drop_non_drop)] // without `detect`, `CoopWait` is nothing
         drop(waiting); // out of the graph before the lock below, which may block in turn

@@ -109,12 +109,20 @@ impl RawRwLock {
         let undo = Request { lock: self, mode };
         match mode {
             Mode::Exclusive => {
-                let holder = detect::acquired(&self.meta, Access::Exclusive, at, blocking, &undo);
-                self.owner.set(holder);
+                self.owner.set(detect::acquired(
+                    &self.meta,
+                    Access::Exclusive,
+                    at,
+                    blocking,
+                    &undo,
+                ));
             }
             Mode::Upgrade => {
-                let holder = detect::changed(&self.meta, Access::Upgradable, Access::Exclusive);
-                self.owner.set(holder);
+                self.owner.set(detect::changed(
+                    &self.meta,
+                    Access::Upgradable,
+                    Access::Exclusive,
+                ));
             }
             // A recursive read is held like any read, and released by `unlock_shared`.
             Mode::Shared | Mode::SharedRecursive => {

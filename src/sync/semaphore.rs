@@ -216,26 +216,7 @@ impl Semaphore {
             deadline.is_some(),
         );
         let mut queued = Queued::new(state, n, waiting.token());
-        let served = loop {
-            let slice = match deadline {
-                None => CoopWait::SLICE,
-                Some(deadline) => deadline
-                    .saturating_duration_since(Instant::now())
-                    .min(CoopWait::SLICE),
-            };
-            let (served, slice_ended) = queued.sleep(slice);
-            if served {
-                break true;
-            }
-            if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
-                break false;
-            }
-            if slice_ended {
-                waiting.recheck();
-            } else {
-                waiting.again();
-            }
-        };
+        let served = waiting.sleep_until(deadline, |slice| queued.sleep(slice));
         queued.keep = served;
         drop(queued);
         #[allow(clippy::drop_non_drop)] // without `detect`, `CoopWait` is nothing

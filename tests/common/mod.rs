@@ -138,3 +138,92 @@ pub fn join_quietly<T>(handles: Vec<JoinHandle<T>>) -> Vec<T> {
     );
     results
 }
+
+/// A test world's threads, as the test's thread waits for them: it hears of every end (and
+/// every panic, a report) through an impasse condition variable, so that it is itself a
+/// member waiting in the world and may be the one that finds the deadlock.
+pub mod world {
+    use impasse::{Condvar, Mutex};
+    use std::panic::{self, AssertUnwindSafe};
+    use std::sync::Arc;
+
+    #[derive(Default)]
+    struct Tally {
+        finished: usize,
+        panicked: usize,
+    }
+
+    /// Where the test's thread waits for the scenario's threads.
+    pub struct Ending {
+        tally: Mutex<Tally>,
+        changed: Condvar,
+    }
+
+    impl Ending {
+        pub fn new() -> Arc<Ending> {
+            Arc::new(Ending {
+                tally: Mutex::named("tally", Tally::default()),
+                changed: Condvar::named("ending"),
+            })
+        }
+
+        /// Spawns a member whose end (and panic, a report) the test's thread hears of.
+        pub fn spawn(
+            self: &Arc<Self>,
+            name: &str,
+            body: impl FnOnce() + Send + 'static,
+        ) -> impasse::thread::JoinHandle<()> {
+            let ending = Arc::clone(self);
+            super::spawn(name, move || {
+                let outcome = panic::catch_unwind(AssertUnwindSafe(body));
+                {
+                    let mut tally = ending.tally.lock();
+                    tally.finished += 1;
+                    tally.panicked += usize::from(outcome.is_err());
+                }
+                ending.changed.notify_all();
+                if let Err(payload) = outcome {
+                    panic::resume_unwind(payload);
+                }
+            })
+        }
+
+        /// The test thread's part: waits until a thread has panicked or all finished (maybe
+        /// finding the deadlock itself), `release`s whatever is still stuck, joins everyone.
+        /// A thread may only panic with a deadlock report.
+        pub fn close(&self, threads: Vec<impasse::thread::JoinHandle<()>>, release: impl Fn()) {
+            let n = threads.len();
+            let _ = panic::catch_unwind(AssertUnwindSafe(|| {
+                let mut tally = self.tally.lock();
+                self.changed
+                    .wait_while(&mut tally, |t| t.panicked == 0 && t.finished < n);
+            }));
+            release();
+            let _ = panic::catch_unwind(AssertUnwindSafe(|| {
+                let mut tally = self.tally.lock();
+                self.changed.wait_while(&mut tally, |t| t.finished < n);
+            }));
+            for thread in threads {
+                if let Err(payload) = thread.join() {
+                    let text = super::panic_text(&*payload);
+                    assert!(text.starts_with(super::DEADLOCK), "{text}");
+                }
+            }
+        }
+    }
+
+    /// What `impasse::testing::run` fails with, checked to hold deadlock reports only.
+    pub fn reports_of(test: &str, scenario: impl FnOnce()) -> String {
+        use impasse::testing::{self, Options};
+        let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
+            testing::run(test, Options::new(), scenario);
+        }));
+        let text = super::panic_text(&*outcome.expect_err("the scenario is reported"));
+        let reports = match text.split_once('\n') {
+            Some((first, rest)) if first.contains("report(s) in test") => rest,
+            _ => &text, // the test's thread was the victim and its panic left the body
+        };
+        assert!(reports.starts_with(super::DEADLOCK), "{text}");
+        text
+    }
+}
