@@ -67,6 +67,8 @@ pub(super) enum JobResult<T> {
 #[derive(Debug, Clone, Copy)]
 enum Stage {
     Queued,
+    /// Being cancelled: the thread that moved it here drops the closure, then ends it.
+    Cancelling,
     /// Run by this thread (which the detector then names as the one to wait for).
     Running(ThreadToken),
     Ran,
@@ -172,7 +174,7 @@ where
     /// Takes the closure out; only after this thread moved the stage out of `Queued`.
     fn take_body(&self) -> Option<F> {
         // SAFETY: called only by `run` and `cancel`, right after `Core::claim` or
-        // `Core::cancel` returned `true` on this thread: the stage left `Queued` once, so
+        // `Core::start_cancel` returned `true` on this thread: the stage left `Queued` once, so
         // this is the one access to `body` there will ever be (see `unsafe impl Sync`).
         self.body.with_mut(|body| unsafe { (*body).take() })
     }
@@ -199,11 +201,13 @@ where
     }
 
     fn cancel(&self, why: Cancel) -> bool {
-        if !self.core.cancel(why) {
+        if !self.core.start_cancel() {
             return false;
         }
-        // Dropped outside the task's lock: a closure's captures may do anything on drop.
+        // Dropped outside the task's lock (a closure's captures may do anything on drop), but
+        // before the task is over: once it is, a scope may end, and with it what `F` borrows.
         drop(self.take_body());
+        self.core.finish(Stage::Ended(why), JobResult::None);
         true
     }
 }
@@ -248,14 +252,13 @@ impl<T> Core<T> {
         true
     }
 
-    /// Ends a queued task without running it; `false` if it was not queued any more.
-    fn cancel(&self, why: Cancel) -> bool {
+    /// Moves a queued task to `Cancelling`; `false` if it was not queued any more.
+    fn start_cancel(&self) -> bool {
         let mut state = self.state.lock();
         if !matches!(state.stage, Stage::Queued) {
             return false;
         }
-        drop(state);
-        self.finish(Stage::Ended(why), JobResult::None);
+        state.stage = Stage::Cancelling;
         true
     }
 
@@ -286,7 +289,7 @@ impl<T> Core<T> {
             },
             Stage::Ended(Cancel::Cancelled) => Err(TaskError::Cancelled),
             Stage::Ended(Cancel::ShutDown) => Err(TaskError::PoolShutDown),
-            Stage::Queued | Stage::Running(_) => Err(TaskError::TimedOut),
+            Stage::Queued | Stage::Cancelling | Stage::Running(_) => Err(TaskError::TimedOut),
         }
     }
 

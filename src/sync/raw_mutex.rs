@@ -3,8 +3,10 @@
 //!
 //! Fast path: one raw `try_lock` (a CAS), then the thread-local held stack. Slow path
 //! (`#[cold]`): a bounded spin, then the detector, which tries once more under its graph
-//! lock, looks for a cycle, and blocks on the raw lock. Release: the held stack, then the raw
-//! unlock. With `detect` off every method is parking_lot's, plus nothing.
+//! lock, looks for a cycle, and blocks on the raw lock. Release: the raw unlock, then the held
+//! stack (after, to keep the critical section short: only this thread reads its held stack,
+//! and it cannot block, which would publish it, in between). With `detect` off every method is
+//! parking_lot's, plus nothing.
 
 use crate::detect::{self, Acquire, Blocking, ResourceMeta};
 use crate::facade::{self, SpinWait};
@@ -139,9 +141,11 @@ unsafe impl lock_api::RawMutex for RawMutex {
 
     #[inline]
     unsafe fn unlock(&self) {
-        detect::released(&self.meta, Access::Exclusive);
         // SAFETY: the caller holds the lock, as `unlock` requires.
-        unsafe { self.raw.unlock() }
+        unsafe { self.raw.unlock() };
+        // After the raw release, to keep the critical section short: the held stack is read
+        // only by this thread, which cannot block (and publish it) in between.
+        detect::released(&self.meta, Access::Exclusive);
     }
 
     #[inline]
@@ -154,9 +158,9 @@ unsafe impl lock_api::RawMutex for RawMutex {
 unsafe impl lock_api::RawMutexFair for RawMutex {
     #[inline]
     unsafe fn unlock_fair(&self) {
-        detect::released(&self.meta, Access::Exclusive);
         // SAFETY: the caller holds the lock, as `unlock_fair` requires.
-        unsafe { self.raw.unlock_fair() }
+        unsafe { self.raw.unlock_fair() };
+        detect::released(&self.meta, Access::Exclusive);
     }
 
     #[inline]

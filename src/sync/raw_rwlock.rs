@@ -2,6 +2,8 @@
 //! (read, recursive read, upgradable read, write, upgrade), written once, behind lock_api's
 //! `RawRwLock` family of traits.
 //!
+//! Releases do their bookkeeping after the raw release, as the mutex's do (`raw_mutex.rs`).
+//!
 //! Besides the resource's identity it keeps one [`Owner`] word: the thread that holds the
 //! lock for writing. The detector needs it to tell a writer bit held by an owning writer from
 //! one held by a queued writer, which new readers must wait behind (parking_lot's rule).
@@ -252,9 +254,9 @@ unsafe impl lock_api::RawRwLock for RawRwLock {
 
     #[inline]
     unsafe fn unlock_shared(&self) {
-        detect::released(&self.meta, Access::Shared);
         // SAFETY: the caller holds a shared lock, as `unlock_shared` requires.
-        unsafe { self.raw.unlock_shared() }
+        unsafe { self.raw.unlock_shared() };
+        detect::released(&self.meta, Access::Shared);
     }
 
     #[inline]
@@ -271,10 +273,10 @@ unsafe impl lock_api::RawRwLock for RawRwLock {
 
     #[inline]
     unsafe fn unlock_exclusive(&self) {
-        detect::released(&self.meta, Access::Exclusive);
         self.owner.clear();
         // SAFETY: the caller holds the exclusive lock, as `unlock_exclusive` requires.
-        unsafe { self.raw.unlock_exclusive() }
+        unsafe { self.raw.unlock_exclusive() };
+        detect::released(&self.meta, Access::Exclusive);
     }
 
     #[inline]
@@ -292,17 +294,17 @@ unsafe impl lock_api::RawRwLock for RawRwLock {
 unsafe impl lock_api::RawRwLockFair for RawRwLock {
     #[inline]
     unsafe fn unlock_shared_fair(&self) {
-        detect::released(&self.meta, Access::Shared);
         // SAFETY: forwarded caller contract.
-        unsafe { self.raw.unlock_shared_fair() }
+        unsafe { self.raw.unlock_shared_fair() };
+        detect::released(&self.meta, Access::Shared);
     }
 
     #[inline]
     unsafe fn unlock_exclusive_fair(&self) {
-        detect::released(&self.meta, Access::Exclusive);
         self.owner.clear();
         // SAFETY: forwarded caller contract.
-        unsafe { self.raw.unlock_exclusive_fair() }
+        unsafe { self.raw.unlock_exclusive_fair() };
+        detect::released(&self.meta, Access::Exclusive);
     }
 
     #[inline]
@@ -412,9 +414,9 @@ unsafe impl lock_api::RawRwLockUpgrade for RawRwLock {
 
     #[inline]
     unsafe fn unlock_upgradable(&self) {
-        detect::released(&self.meta, Access::Upgradable);
         // SAFETY: forwarded caller contract.
-        unsafe { self.raw.unlock_upgradable() }
+        unsafe { self.raw.unlock_upgradable() };
+        detect::released(&self.meta, Access::Upgradable);
     }
 
     #[inline]
@@ -434,9 +436,9 @@ unsafe impl lock_api::RawRwLockUpgrade for RawRwLock {
 unsafe impl lock_api::RawRwLockUpgradeFair for RawRwLock {
     #[inline]
     unsafe fn unlock_upgradable_fair(&self) {
-        detect::released(&self.meta, Access::Upgradable);
         // SAFETY: forwarded caller contract.
-        unsafe { self.raw.unlock_upgradable_fair() }
+        unsafe { self.raw.unlock_upgradable_fair() };
+        detect::released(&self.meta, Access::Upgradable);
     }
 
     #[inline]
