@@ -12,6 +12,10 @@
 //! - `two_threads_two_locks`: two threads, each hammering its own lock (on its own cache
 //!   line): any global state on the fast path shows up here.
 //! - `create_lock_drop`: create a fresh lock, lock it, unlock it, drop it.
+//! - `nested_1` to `nested_4`: take a chain of 1 to 4 locks in one order, then release them:
+//!   every lock-order edge is known after the first round.
+//! - `edge_churn`: hold a lock, then create, lock and drop a fresh one: every round adds a new
+//!   lock-order edge (and removes it again with the fresh lock).
 //!
 //! Times are per lock/unlock pair. The two-thread scenarios time the wall clock from the
 //! first thread's start to the last one's end and divide it by the pairs both threads ran.
@@ -252,6 +256,42 @@ impl Scenario for CreateLockDrop {
     }
 }
 
+/// A chain of `D` locks taken in order and released, each round.
+struct Nested<const D: usize>;
+
+impl<const D: usize> Scenario for Nested<D> {
+    const NAME: &'static str = match D {
+        1 => "nested_1",
+        2 => "nested_2",
+        3 => "nested_3",
+        4 => "nested_4",
+        _ => "nested",
+    };
+
+    fn bench<L: Lock>(b: &mut Bencher<'_>) {
+        let chain: Vec<L> = (0..D).map(|_| L::new(0)).collect();
+        b.iter(|| {
+            let guards: Vec<_> = chain.iter().map(|lock| lock.lock()).collect();
+            black_box(&guards);
+        });
+    }
+}
+
+struct EdgeChurn;
+
+impl Scenario for EdgeChurn {
+    const NAME: &'static str = "edge_churn";
+
+    fn bench<L: Lock>(b: &mut Bencher<'_>) {
+        let outer = L::new(0);
+        let _held = outer.lock();
+        b.iter(|| {
+            let fresh = L::new(0);
+            touch(black_box(&fresh));
+        });
+    }
+}
+
 /// Runs scenario `S` for every contender, in one group.
 fn scenario<S: Scenario>(c: &mut Criterion) {
     let mut group = c.benchmark_group(S::NAME);
@@ -287,6 +327,11 @@ criterion_group! {
         scenario::<TwoThreadsOneLock>,
         scenario::<TwoThreadsTwoLocks>,
         scenario::<CreateLockDrop>,
+        scenario::<Nested<1>>,
+        scenario::<Nested<2>>,
+        scenario::<Nested<3>>,
+        scenario::<Nested<4>>,
+        scenario::<EdgeChurn>,
 }
 
 fn main() {

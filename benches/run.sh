@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs benches/locks.rs in its two builds, RUNS times over (default 3, builds alternating),
+# Runs benches/locks.rs and benches/channels.rs in their two builds, RUNS times over (default
+# 3, builds alternating),
 # and prints the results as markdown tables (benches/table.py).
 #
 #   bash benches/run.sh               # everything: 7 to 9 minutes on 2 cores, plus the builds
@@ -25,7 +26,7 @@ builds=("" "--no-default-features --features deloxide-lock-order")
 # Build both first, so that the runs measure and do nothing else.
 for build in "${builds[@]}"; do
     # shellcheck disable=SC2086 # a build's flags are words
-    cargo bench -p impasse-benches --bench locks $build --no-run
+    cargo bench -p impasse-benches --bench locks --bench channels $build --no-run
 done
 
 started=$(mktemp)
@@ -35,7 +36,7 @@ for run in $(seq "$runs"); do
     for build in "${builds[@]}"; do
         touch "$started"
         # shellcheck disable=SC2086
-        cargo bench -p impasse-benches --bench locks $build -- "$@"
+        cargo bench -p impasse-benches --bench locks --bench channels $build -- "$@"
         python3 benches/table.py collect "$criterion_dir" --since "$started" --run "$run" >>"$results"
     done
 done

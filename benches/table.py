@@ -1,13 +1,15 @@
-"""The results of benches/locks.rs, collected run by run and printed as markdown tables.
+"""The results of benches/locks.rs and benches/channels.rs, collected run by run and printed
+as markdown tables.
 
   python3 benches/table.py collect CRITERION_DIR --since FILE --run N >> RESULTS
       One JSON line per benchmark whose `new/estimates.json` was written after FILE:
       run, build, scenario, contender and criterion's median in ns per iteration.
   python3 benches/table.py print RESULTS
-      For each build, the median time per lock/unlock pair of every scenario and contender
-      (the lowest over the runs: another process on the machine only ever adds time) and
-      its ratio to parking_lot of the same build; then impasse's ratios against the targets
-      of DESIGN.md §3 and the issue, with the range of the ratios run by run.
+      For each build, the median time per operation of every scenario and contender (the
+      lowest over the runs: another process on the machine only ever adds time) and its
+      ratio to the scenario's baseline (parking_lot for locks, std for channels) of the same
+      build; then impasse's ratios against the targets of DESIGN.md §3 and the issues, with the
+      range of the ratios run by run.
 
 A benchmark id is `<scenario>/<contender>/<build>`, as benches/locks.rs names them.
 """
@@ -23,7 +25,13 @@ SCENARIOS = [
     "two_threads_one_lock",
     "two_threads_two_locks",
     "create_lock_drop",
+    "nested_1",
+    "nested_2",
+    "nested_3",
+    "nested_4",
+    "edge_churn",
 ]
+CHANNEL_SCENARIOS = ["send_recv", "sync_send_recv", "two_threads"]
 CONTENDERS = [
     "std",
     "parking_lot",
@@ -34,7 +42,9 @@ CONTENDERS = [
     "deloxide-lock-order",
     "no_deadlocks",
 ]
-BASELINE = "parking_lot"
+def baseline(scenario):
+    """What a scenario's ratios are to: std's channels for channels, parking_lot for locks."""
+    return "std" if scenario in CHANNEL_SCENARIOS else "parking_lot"
 
 # The ratio to parking_lot impasse promises with `detect`: (DESIGN.md §3, the issue).
 DETECT_TARGETS = {
@@ -43,6 +53,14 @@ DETECT_TARGETS = {
     "two_threads_one_lock": (1.5, None),
     "two_threads_two_locks": (1.1, None),
     "create_lock_drop": (2.0, None),
+    "nested_1": (None, None),
+    "nested_2": (None, None),
+    "nested_3": (None, None),
+    "nested_4": (None, 4.0),
+    "edge_churn": (None, None),
+    "send_recv": (None, 1.5),
+    "sync_send_recv": (None, 1.5),
+    "two_threads": (None, None),
 }
 OFF_TARGET = 1.05  # the issue: impasse without `detect` within 5% of parking_lot
 
@@ -94,27 +112,28 @@ def times(r):
 
 
 def best_ratio(build, scenario, contender):
-    """The ratio of the lowest medians of `contender` and of parking_lot over the runs."""
-    mine, base = build.get((scenario, contender)), build.get((scenario, BASELINE))
+    """The ratio of the lowest medians of `contender` and of the baseline over the runs."""
+    mine, base = build.get((scenario, contender)), build.get((scenario, baseline(scenario)))
     if not mine or not base:
         return None
     return min(mine.values()) / min(base.values())
 
 
 def ratio_range(build, scenario, contender):
-    """The lowest and highest ratio over the runs, each run against its own parking_lot."""
-    mine, base = build.get((scenario, contender), {}), build.get((scenario, BASELINE), {})
+    """The lowest and highest ratio over the runs, each run against its own baseline."""
+    mine, base = build.get((scenario, contender), {}), build.get((scenario, baseline(scenario)), {})
     ratios = [mine[run] / base[run] for run in mine if run in base]
     return (min(ratios), max(ratios)) if ratios else None
 
 
 def build_table(name, build):
-    scenarios = ordered({s for s, _ in build}, SCENARIOS)
+    scenarios = ordered({s for s, _ in build}, SCENARIOS + CHANNEL_SCENARIOS)
     contenders = ordered({c for _, c in build}, CONTENDERS)
     runs = max(len(r) for r in build.values())
     lines = [
-        f"Build `{name}`: median ns per lock/unlock pair, lowest of {runs} run(s)"
-        " (ratio to parking_lot of this build)",
+        f"Build `{name}`: median ns per operation (a lock/unlock pair, a sent and received"
+        f" value), lowest of {runs} run(s) (ratio to parking_lot, or to std for channels, of"
+        " this build)",
         "",
         "| scenario | " + " | ".join(contenders) + " |",
         "|---|" + "---:|" * len(contenders),
@@ -155,13 +174,14 @@ def targets_table(results):
 
     detect, off = build_with("impasse-detect"), build_with("impasse-off")
     lines = [
-        "impasse against its targets: ratio to parking_lot of the same build, from the lowest"
-        " medians (in brackets: the lowest and highest ratio of a single run)",
+        "impasse against its targets: ratio to parking_lot (std for channels) of the same"
+        " build, from the lowest medians (in brackets: the lowest and highest ratio of a"
+        " single run)",
         "",
         "| scenario | impasse-detect | DESIGN §3 | issue | impasse-off | issue (≤ 5%) |",
         "|---|---:|---|---|---:|---|",
     ]
-    for scenario in SCENARIOS:
+    for scenario in SCENARIOS + CHANNEL_SCENARIOS:
         design, issue = DETECT_TARGETS[scenario]
         on, plain = best_ratio(detect, scenario, "impasse-detect"), best_ratio(off, scenario, "impasse-off")
         lines.append(
