@@ -32,6 +32,7 @@ SCENARIOS = [
     "edge_churn",
 ]
 CHANNEL_SCENARIOS = ["send_recv", "sync_send_recv", "two_threads"]
+POOL_SCENARIOS = ["tiny_tasks", "coarse_map"]
 CONTENDERS = [
     "std",
     "parking_lot",
@@ -43,8 +44,12 @@ CONTENDERS = [
     "no_deadlocks",
 ]
 def baseline(scenario):
-    """What a scenario's ratios are to: std's channels for channels, parking_lot for locks."""
-    return "std" if scenario in CHANNEL_SCENARIOS else "parking_lot"
+    """What a scenario's ratios are to: std's channels for channels, rayon for tiny pool
+    tasks, one thread for the coarse map (a ratio below 1 is a speedup), parking_lot for
+    locks."""
+    if scenario in CHANNEL_SCENARIOS:
+        return "std"
+    return {"tiny_tasks": "rayon-scope", "coarse_map": "sequential"}.get(scenario, "parking_lot")
 
 # The ratio to parking_lot impasse promises with `detect`: (DESIGN.md §3, the issue).
 DETECT_TARGETS = {
@@ -61,6 +66,8 @@ DETECT_TARGETS = {
     "send_recv": (None, 1.5),
     "sync_send_recv": (None, 1.5),
     "two_threads": (None, None),
+    "tiny_tasks": (None, 2.0),
+    "coarse_map": (None, 1 / 1.8),
 }
 OFF_TARGET = 1.05  # the issue: impasse without `detect` within 5% of parking_lot
 
@@ -127,7 +134,7 @@ def ratio_range(build, scenario, contender):
 
 
 def build_table(name, build):
-    scenarios = ordered({s for s, _ in build}, SCENARIOS + CHANNEL_SCENARIOS)
+    scenarios = ordered({s for s, _ in build}, SCENARIOS + CHANNEL_SCENARIOS + POOL_SCENARIOS)
     contenders = ordered({c for _, c in build}, CONTENDERS)
     runs = max(len(r) for r in build.values())
     lines = [
@@ -172,6 +179,7 @@ def targets_table(results):
     def build_with(contender):
         return next((b for b in results.values() if any(c == contender for _, c in b)), {})
 
+
     detect, off = build_with("impasse-detect"), build_with("impasse-off")
     lines = [
         "impasse against its targets: ratio to parking_lot (std for channels) of the same"
@@ -181,13 +189,16 @@ def targets_table(results):
         "| scenario | impasse-detect | DESIGN §3 | issue | impasse-off | issue (≤ 5%) |",
         "|---|---:|---|---|---:|---|",
     ]
-    for scenario in SCENARIOS + CHANNEL_SCENARIOS:
+    for scenario in SCENARIOS + CHANNEL_SCENARIOS + POOL_SCENARIOS:
         design, issue = DETECT_TARGETS[scenario]
-        on, plain = best_ratio(detect, scenario, "impasse-detect"), best_ratio(off, scenario, "impasse-off")
+        # The pool's tiny-task contender is its `submit` flavour.
+        suffix = "-submit" if scenario == "tiny_tasks" else ""
+        on_name, off_name = "impasse-detect" + suffix, "impasse-off" + suffix
+        on, plain = best_ratio(detect, scenario, on_name), best_ratio(off, scenario, off_name)
         lines.append(
-            f"| {scenario} | {measured(detect, scenario, 'impasse-detect')}"
+            f"| {scenario} | {measured(detect, scenario, on_name)}"
             f" | {verdict(on, design)} | {verdict(on, issue)}"
-            f" | {measured(off, scenario, 'impasse-off')} | {verdict(plain, OFF_TARGET)} |"
+            f" | {measured(off, scenario, off_name)} | {verdict(plain, OFF_TARGET)} |"
         )
     return "\n".join(lines)
 
