@@ -73,6 +73,7 @@ mod detect;
 mod facade;
 pub mod mpsc;
 pub mod policy;
+pub mod pool;
 pub mod report;
 mod sync;
 #[cfg(not(loom))]

@@ -100,6 +100,8 @@ mod imp {
         registration: Option<Registration>,
         timed: bool,
         reported: bool,
+        /// Whether this wait looks for deadlocks itself (see [`CoopWait::begin_idle`]).
+        judges: bool,
         at: &'static Location<'static>,
     }
 
@@ -116,10 +118,37 @@ mod imp {
             at: &'static Location<'static>,
             timed: bool,
         ) -> CoopWait {
+            CoopWait::register(meta, access, wake_by, at, timed, true)
+        }
+
+        /// Registers this thread as asleep, waiting for work (an idle pool worker): counted
+        /// asleep by the closed-world rule, but never itself looking for a deadlock. It holds
+        /// nothing, so a report that unwinds it would release nothing; any deadlock it is part
+        /// of also contains a waiter that does look (every deadlock of an anyone-wait world
+        /// needs one waiting for something, and idle threads wait for nothing in particular).
+        #[track_caller]
+        pub(crate) fn begin_idle(
+            meta: &ResourceMeta,
+            access: Access,
+            at: &'static Location<'static>,
+        ) -> CoopWait {
+            CoopWait::register(meta, access, WakeBy::Anyone, at, false, false)
+        }
+
+        #[track_caller]
+        fn register(
+            meta: &ResourceMeta,
+            access: Access,
+            wake_by: WakeBy,
+            at: &'static Location<'static>,
+            timed: bool,
+            judges: bool,
+        ) -> CoopWait {
             let mut wait = CoopWait {
                 registration: None,
                 timed,
                 reported: false,
+                judges,
                 at,
             };
             let Some(me) = Registrant::current() else {
@@ -146,7 +175,7 @@ mod imp {
             let registration = me.register(&mut detector, request);
             let thread = registration.thread;
             wait.registration = Some(registration);
-            if !timed {
+            if !timed && judges {
                 wait.reported = check(detector, thread, false, at);
             }
             wait
@@ -166,7 +195,7 @@ mod imp {
             let thread = registration.thread;
             let mut detector = detector::lock();
             detector.graph.rearm(thread);
-            if !self.timed && !self.reported {
+            if self.judges && !self.timed && !self.reported {
                 self.reported = check(detector, thread, false, self.at);
             }
         }
@@ -177,7 +206,7 @@ mod imp {
             let Some(registration) = &self.registration else {
                 return;
             };
-            if self.timed || self.reported {
+            if !self.judges || self.timed || self.reported {
                 return;
             }
             let thread = registration.thread;
@@ -239,6 +268,15 @@ mod imp {
             _wake_by: WakeBy,
             _at: &'static Location<'static>,
             _timed: bool,
+        ) -> CoopWait {
+            CoopWait
+        }
+
+        #[inline(always)]
+        pub(crate) fn begin_idle(
+            _meta: &ResourceMeta,
+            _access: Access,
+            _at: &'static Location<'static>,
         ) -> CoopWait {
             CoopWait
         }

@@ -10,7 +10,7 @@
 //! every wait on a handle ends unless the program deadlocks (and then the detector says so).
 
 use super::job::{Cancel, Completion, Subscriber};
-use super::registry::{self, Awaited, WorkerWake};
+use super::registry::{self, Awaited, Registry, WorkerWake};
 use super::unwind::Panic;
 use crate::detect::{ResourceMeta, WakeBy};
 use std::error::Error;
@@ -114,6 +114,7 @@ impl<'a, T> Handle<'a, T> {
     }
 
     /// Waits, at `at`, for the task and takes its result.
+    #[track_caller]
     pub(super) fn result_at(self, at: &'static Location<'static>) -> Result<T, TaskError> {
         if !self.is_done() {
             wait_for(&*self.task, at);
@@ -145,7 +146,7 @@ fn deadline(timeout: Duration) -> Option<Instant> {
 #[track_caller]
 pub(super) fn wait_for<T>(task: &dyn Completion<T>, at: &'static Location<'static>) {
     match registry::current_worker(task.core().pool()) {
-        Some((registry, me)) => registry.help(me, &OneTask(task), at),
+        Some((registry, me)) => Registry::help(&registry, me, &OneTask(task), at),
         None => {
             task.core().wait_blocking(at, None, true);
         }

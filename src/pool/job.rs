@@ -9,11 +9,12 @@
 //! behind facade locks and atomics, which loom checks.
 //!
 //! Invariant: the stage leaves `Queued` exactly once, under the task's lock, either to
-//! `Running` by the thread that then runs the closure, or to `Cancelled`/`ShutDown` by the
-//! thread that then drops it; only that thread touches the closure. A stage past `Running`
-//! never changes again, and `done` is set with it. Whoever moves the stage grants the waiters
-//! on the task's resource before notifying them (`detect/cooperative.rs`), and a finished or
-//! cancelled task notifies every subscriber once, after its lock is released.
+//! `Running` by the thread that then runs the closure, or to `Cancelling` by the thread that
+//! then drops it; only that thread touches the closure, and it is gone (run or dropped) before
+//! the task is over (`Ran` or `Ended`, never changed again, `done` set with it). Whoever moves
+//! the stage grants the waiters on the task's resource before notifying them
+//! (`detect/cooperative.rs`), and a task that is over tells every subscriber once, after its
+//! lock is released.
 
 use super::registry::WorkerWake;
 use super::unwind::{self, Panic};
@@ -206,8 +207,13 @@ where
         }
         // Dropped outside the task's lock (a closure's captures may do anything on drop), but
         // before the task is over: once it is, a scope may end, and with it what `F` borrows.
-        drop(self.take_body());
+        // A panic while dropping it still ends the task, then goes on in the canceller.
+        let body = self.take_body();
+        let dropped = unwind::halt_unwinding(move || drop(body));
         self.core.finish(Stage::Ended(why), JobResult::None);
+        if let Err(payload) = dropped {
+            unwind::resume_unwinding(payload);
+        }
         true
     }
 }
@@ -311,11 +317,6 @@ impl<T> Core<T> {
         matches!(self.state.lock().result, JobResult::Panic(_))
     }
 
-    /// Whether the task is still queued (nobody runs it yet).
-    pub(super) fn is_queued(&self) -> bool {
-        matches!(self.state.lock().stage, Stage::Queued)
-    }
-
     /// Arranges for `subscriber` to be told when the task is over, once. Hands it back if
     /// the task is over already; otherwise returns who can end a wait for the task now.
     pub(super) fn subscribe(&self, subscriber: Subscriber) -> Result<WakeBy, Subscriber> {
@@ -346,8 +347,13 @@ impl<T> Core<T> {
         }
         let timed = deadline.is_some() || !judged;
         let mut named = matches!(state.stage, Stage::Running(_));
-        let mut waiting =
-            CoopWait::begin(&self.meta, Access::TaskResult, wake_by(state.stage), at, timed);
+        let mut waiting = CoopWait::begin(
+            &self.meta,
+            Access::TaskResult,
+            wake_by(state.stage),
+            at,
+            timed,
+        );
         loop {
             let slice = match deadline {
                 None => CoopWait::SLICE,
@@ -369,8 +375,13 @@ impl<T> Core<T> {
                 named = true;
                 #[allow(clippy::drop_non_drop)] // with `detect` off a wait is nothing to drop
                 drop(waiting);
-                waiting =
-                    CoopWait::begin(&self.meta, Access::TaskResult, wake_by(state.stage), at, timed);
+                waiting = CoopWait::begin(
+                    &self.meta,
+                    Access::TaskResult,
+                    wake_by(state.stage),
+                    at,
+                    timed,
+                );
             } else if timed_out {
                 waiting.recheck();
             } else {

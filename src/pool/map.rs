@@ -10,10 +10,10 @@
 use super::handle::{Handle, TaskError, TaskHandle};
 use super::unwind::{self, Panic};
 use super::ThreadPool;
+use crate::facade::sync::Arc;
 use std::collections::VecDeque;
 use std::fmt;
 use std::panic::Location;
-use crate::facade::sync::Arc;
 
 /// One item's outcome inside a chunk.
 type ItemResult<R> = Result<R, Panic>;
@@ -106,6 +106,7 @@ where
 impl<R> Iterator for Map<R> {
     type Item = Result<R, TaskError>;
 
+    #[track_caller]
     fn next(&mut self) -> Option<Result<R, TaskError>> {
         loop {
             match self.pending.pop_front()? {

@@ -13,7 +13,7 @@
 //!   call that closes the cycle, with the threads, the tasks' submit lines and the locks.
 //!
 //! ```
-//! use impasse::pool::{as_completed, ThreadPool};
+//! use impasse::pool::{as_completed, Scope, ThreadPool};
 //!
 //! let pool = ThreadPool::builder().num_threads(2).thread_name("doc").build()?;
 //!
@@ -43,17 +43,16 @@
 //! });
 //! assert_eq!(halves[0] + halves[1], 5050);
 //!
-//! // Fork-join inside tasks: the waiting worker runs the children itself.
-//! fn fib(pool: &'static ThreadPool, n: u64) -> u64 {
+//! // Fork-join inside tasks: a waiting worker runs the children itself.
+//! fn fib<'s>(s: &'s Scope<'s, '_>, n: u64) -> u64 {
 //!     if n < 2 {
 //!         return n;
 //!     }
-//!     let a = pool.submit(move || fib(pool, n - 1));
-//!     let b = pool.submit(move || fib(pool, n - 2));
+//!     let a = s.submit(move || fib(s, n - 1));
+//!     let b = s.submit(move || fib(s, n - 2));
 //!     a.result().unwrap() + b.result().unwrap()
 //! }
-//! let pool: &'static ThreadPool = Box::leak(Box::new(ThreadPool::new(2)));
-//! assert_eq!(pool.submit(move || fib(pool, 15)).result()?, 610);
+//! assert_eq!(pool.scope(|s| fib(s, 15)), 610);
 //! # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
 //! ```
 //!
@@ -281,15 +280,20 @@ impl ThreadPool {
     /// use std::sync::mpsc;
     ///
     /// let pool = ThreadPool::new(1);
-    /// let (go, wait) = mpsc::channel::<()>();
-    /// let busy = pool.submit(move || wait.recv().unwrap());
-    /// let queued: Vec<_> = (0..3).map(|_| pool.submit(|| ())).collect();
-    /// go.send(()).unwrap();
-    /// let cancelled = pool.shutdown_now();
-    /// assert!(cancelled <= 3);
-    /// busy.result().unwrap();
-    /// let errors = queued.into_iter().filter(|t| matches!(t.wait(), ())).count();
-    /// assert_eq!(errors, 3);
+    /// let (started, running) = mpsc::channel();
+    /// let (hold, released) = mpsc::channel::<()>();
+    /// let busy = pool.submit(move || {
+    ///     started.send(()).unwrap();
+    ///     released.recv().is_err() // until every sender is dropped
+    /// });
+    /// running.recv().unwrap(); // the only worker runs `busy`
+    /// let queued = pool.submit(move || drop(hold)); // holds the last sender
+    /// let more: Vec<_> = (0..2).map(|_| pool.submit(|| ())).collect();
+    /// // Cancelling `queued` drops its closure, and `hold` with it: `busy` ends.
+    /// assert_eq!(pool.shutdown_now(), 3);
+    /// assert!(busy.result().unwrap());
+    /// assert!(matches!(queued.result(), Err(TaskError::Cancelled)));
+    /// assert!(more.into_iter().all(|t| matches!(t.result(), Err(TaskError::Cancelled))));
     /// ```
     #[track_caller]
     pub fn shutdown_now(mut self) -> usize {
@@ -377,7 +381,8 @@ impl Builder {
         self
     }
 
-    /// The pool's name in reports (where idle workers "wait for work from pool ...").
+    /// The pool's name in reports, where idle workers "wait for work from pool ..." (default:
+    /// the thread name prefix if one was given, else the line that built the pool).
     pub fn named(mut self, name: impl Into<String>) -> Builder {
         self.name = Some(name.into());
         self
@@ -405,14 +410,15 @@ impl Builder {
                 kind: BuildErrorKind::NoThreads,
             });
         }
-        let prefix = self
-            .thread_name
-            .or_else(|| self.name.clone())
-            .unwrap_or_else(|| String::from("pool"));
-        let meta = match self.name {
-            Some(name) => ResourceMeta::named(ResourceKind::Pool, at, Cow::Owned(name)),
+        // Named in reports by its name, else by its threads' prefix, else by its build line.
+        let meta = match self.name.as_ref().or(self.thread_name.as_ref()) {
+            Some(name) => ResourceMeta::named(ResourceKind::Pool, at, Cow::Owned(name.clone())),
             None => ResourceMeta::new(ResourceKind::Pool, at),
         };
+        let prefix = self
+            .thread_name
+            .or(self.name)
+            .unwrap_or_else(|| String::from("pool"));
         let registry = Registry::new(num_threads, meta, at);
         let mut pool = ThreadPool {
             registry,
@@ -426,7 +432,7 @@ impl Builder {
             match spawned {
                 Ok(worker) => pool.workers.push(worker),
                 Err(error) => {
-                    pool.registry.retire(num_threads - index);
+                    pool.registry.never_started(num_threads - index);
                     drop(pool); // joins the workers started so far
                     return Err(BuildError {
                         kind: BuildErrorKind::Spawn { index, error },

@@ -17,9 +17,11 @@
 //! wait anyone may end: `Access::Work`), a helping worker waits for the result of its task,
 //! and whoever wakes a sleeper grants its registration first, under the sleep lock.
 //!
-//! Invariant: a worker leaves only when the pool is terminating and every queue is empty, and
-//! the last one to leave marks the pool closed and ends whatever is still queued, so no task
-//! is ever left in a queue that nobody will look at.
+//! Invariant: a worker leaves only when the pool is terminating, every queue is empty and
+//! every worker still there waits for work (none runs a task, which could submit more; as
+//! rayon keeps its workers until the spawned work is done), and the last one to leave marks
+//! the pool closed and ends whatever is still queued, so no task is ever left in a queue that
+//! nobody will look at.
 
 use super::job::{Cancel, JobRef};
 use super::unwind;
@@ -57,7 +59,7 @@ struct Sleep {
     /// How many workers sleep idle (not helping).
     idle: usize,
     terminating: bool,
-    /// Workers that have not left yet.
+    /// Workers that have not left yet (or never started).
     running: usize,
 }
 
@@ -80,10 +82,8 @@ enum Posture {
 
 /// Why a worker sleeps.
 enum Wait<'a> {
-    /// For work. `judged: false` after the worker made a report while idle: it then sleeps
-    /// unregistered until it has run a task (it holds nothing, so a report from it releases
-    /// nothing, and registering again would repeat the report).
-    Idle { judged: bool },
+    /// For work (counted asleep, never itself judging: `CoopWait::begin_idle`).
+    Idle,
     /// For the end of a wait on `meta` that only `wake_by` can end, entered at `at`.
     Helping {
         meta: &'a ResourceMeta,
@@ -99,8 +99,9 @@ enum Woke {
     Nudged,
     /// There was work after all.
     Work,
-    /// The pool is terminating and there is no work: the worker leaves.
-    Exit,
+    /// The pool is terminating, there is no work and no worker can make more: the worker
+    /// leaves; `true` if it is the last.
+    Exit(bool),
 }
 
 /// What a worker waits for while it helps.
@@ -163,9 +164,11 @@ pub(super) fn run_worker(registry: Arc<Registry>, index: usize) {
             index,
         });
     });
-    registry.work(index);
+    let last = registry.work(index);
     WORKER.with(|worker| worker.borrow_mut().take());
-    registry.retire(1);
+    if last {
+        registry.close();
+    }
 }
 
 impl Registry {
@@ -231,21 +234,16 @@ impl Registry {
     }
 
     /// A worker's loop: run what there is, sleep when there is nothing, leave at the end.
-    fn work(&self, me: usize) {
-        let mut judged = true;
+    /// Returns whether it was the last worker to leave.
+    fn work(&self, me: usize) -> bool {
         loop {
             if let Some(job) = self.find_work(me) {
-                if job.run() {
-                    judged = true;
-                }
+                job.run();
                 continue;
             }
-            // Only a deadlock report can unwind out of an idle sleep (the policy panics the
-            // thread whose wait found it). A worker must survive it.
-            match unwind::halt_unwinding(|| self.nap(me, Wait::Idle { judged })) {
-                Ok(Woke::Exit) => return,
-                Ok(Woke::Nudged | Woke::Work) => {}
-                Err(_report) => judged = false,
+            match self.nap(me, Wait::Idle) {
+                Woke::Exit(last) => return last,
+                Woke::Nudged | Woke::Work => {}
             }
         }
     }
@@ -275,14 +273,15 @@ impl Registry {
     /// itself if it is still queued, else any other queued task; it sleeps (a wait the
     /// detector sees) only when there is nothing to run.
     #[cold]
+    #[track_caller]
     pub(super) fn help(
-        self: &Arc<Self>,
+        this: &Arc<Registry>,
         me: usize,
         awaited: &dyn Awaited,
         at: &'static Location<'static>,
     ) {
         let wake = WorkerWake {
-            registry: Arc::clone(self),
+            registry: Arc::clone(this),
             index: me,
         };
         loop {
@@ -292,14 +291,14 @@ impl Registry {
             if awaited.run_queued() {
                 continue;
             }
-            if let Some(job) = self.find_work(me) {
+            if let Some(job) = this.find_work(me) {
                 job.run();
                 continue;
             }
             let Some(wake_by) = awaited.subscribe(&wake) else {
                 return;
             };
-            self.nap(
+            this.nap(
                 me,
                 Wait::Helping {
                     meta: awaited.meta(),
@@ -311,13 +310,14 @@ impl Registry {
     }
 
     /// Worker `me` sleeps until woken, unless something happened or there is work.
+    #[track_caller]
     fn nap(&self, me: usize, wait: Wait<'_>) -> Woke {
         let mut sleep = self.sleep.lock();
         if mem::take(&mut sleep.naps[me].woken) {
             return Woke::Nudged;
         }
         let posture = match wait {
-            Wait::Idle { .. } => Posture::Idle,
+            Wait::Idle => Posture::Idle,
             Wait::Helping { .. } => Posture::Helping,
         };
         // Announce, then look again (see the module docs); undone on every way out but a
@@ -335,27 +335,28 @@ impl Registry {
         if self.has_work() {
             return Woke::Work;
         }
-        if posture == Posture::Idle && napping.state().terminating {
-            return Woke::Exit;
+        if posture == Posture::Idle {
+            let sleep = napping.state();
+            if sleep.terminating && sleep.idle == sleep.running {
+                // Every worker still here waits for work: nobody can make more. Leave, and
+                // wake the others to find the same.
+                sleep.running -= 1;
+                let last = sleep.running == 0;
+                for index in (0..sleep.naps.len()).filter(|&i| i != me) {
+                    if sleep.naps[index].asleep == Some(Posture::Idle) {
+                        self.wake(sleep, index);
+                    }
+                }
+                return Woke::Exit(last);
+            }
         }
         let mut waiting = match wait {
-            Wait::Idle { judged: false } => None,
-            Wait::Idle { judged: true } => Some(CoopWait::begin(
-                &self.meta,
-                Access::Work,
-                WakeBy::Anyone,
-                self.built_at,
-                false,
-            )),
-            Wait::Helping { meta, wake_by, at } => Some(CoopWait::begin(
-                meta,
-                Access::TaskResult,
-                wake_by,
-                at,
-                false,
-            )),
+            Wait::Idle => CoopWait::begin_idle(&self.meta, Access::Work, self.built_at),
+            Wait::Helping { meta, wake_by, at } => {
+                CoopWait::begin(meta, Access::TaskResult, wake_by, at, false)
+            }
         };
-        napping.state().naps[me].token = waiting.as_ref().and_then(CoopWait::token);
+        napping.state().naps[me].token = waiting.token();
         loop {
             let sleep = napping.sleep.take().expect("a nap holds the sleep lock");
             let (sleep, timed_out) = self.wakes[me].wait_timeout(sleep, CoopWait::SLICE);
@@ -365,13 +366,10 @@ impl Registry {
                 nap.woken = false;
                 return Woke::Nudged;
             }
-            match &mut waiting {
-                Some(waiting) if !timed_out => waiting.again(),
-                // An idle worker does not look for deadlocks when its slice ends: it holds
-                // nothing, so it would be a useless victim, and any deadlock it is part of
-                // contains a waiter that does look (see docs/pool.md).
-                Some(waiting) if posture == Posture::Helping => waiting.recheck(),
-                _ => {}
+            if timed_out {
+                waiting.recheck();
+            } else {
+                waiting.again();
             }
         }
     }
@@ -422,27 +420,46 @@ impl Registry {
         }
     }
 
-    /// Ends every queued task that has not started; returns how many there were.
+    /// Ends every queued task that has not started; returns how many there were. Every one
+    /// of them is ended even if dropping a closure panics (the first such panic goes on after).
     pub(super) fn cancel_queued(&self, why: Cancel) -> usize {
         let mut queued: Vec<JobRef> = self.injector.lock().drain(..).collect();
         for local in self.locals.iter() {
             queued.extend(local.lock().drain(..));
         }
-        queued.into_iter().filter(|job| job.cancel(why)).count()
+        let (mut cancelled, mut panic) = (0, None);
+        for job in queued {
+            match unwind::halt_unwinding(|| job.cancel(why)) {
+                Ok(was_queued) => cancelled += usize::from(was_queued),
+                Err(payload) => {
+                    cancelled += 1; // `cancel` ends the task before it re-raises
+                    panic.get_or_insert(payload);
+                }
+            }
+        }
+        if let Some(payload) = panic {
+            unwind::resume_unwinding(payload);
+        }
+        cancelled
     }
 
-    /// `count` workers have left (or never started). The last marks the pool closed, then
-    /// ends what is queued (nothing, unless a task was pushed as it left).
-    pub(super) fn retire(&self, count: usize) {
+    /// `count` workers will never start (their threads could not be spawned).
+    pub(super) fn never_started(&self, count: usize) {
         let last = {
             let mut sleep = self.sleep.lock();
             sleep.running -= count;
             sleep.running == 0
         };
         if last {
-            self.closed.store(true, Ordering::Release);
-            self.cancel_queued(Cancel::ShutDown);
+            self.close();
         }
+    }
+
+    /// After the last worker has left: marks the pool closed, then ends what is queued
+    /// (nothing, unless a task was pushed as the last worker left).
+    fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        self.cancel_queued(Cancel::ShutDown);
     }
 }
 

@@ -18,7 +18,7 @@ use crate::facade::sync::{Arc, Mutex};
 use std::any::Any;
 use std::fmt;
 use std::marker::PhantomData;
-use std::mem;
+use std::mem::{self, ManuallyDrop};
 use std::panic::Location;
 use std::time::Duration;
 
@@ -37,6 +37,7 @@ where
     F: FnOnce() -> T + Send,
     T: Send,
 {
+    #[track_caller]
     fn wait_done(&self, at: &'static Location<'static>) {
         if !self.core().is_done() {
             wait_for(self, at);
@@ -58,8 +59,11 @@ where
 /// A scope to submit borrowing tasks in. See [`ThreadPool::scope`](super::ThreadPool::scope).
 pub struct Scope<'scope, 'env: 'scope> {
     registry: Arc<Registry>,
-    /// Every task submitted in the scope, in submit order.
-    tasks: Mutex<Vec<std::sync::Arc<dyn ScopedTask + 'scope>>>,
+    /// Every task submitted in the scope, in submit order. `ManuallyDrop` because a value
+    /// that mentions `'scope` and has drop glue could not be dropped where the scope, borrowed
+    /// for `'scope`, is; `end` empties it instead (what it leaves is `Vec::new()`, which owns
+    /// no memory).
+    tasks: ManuallyDrop<Mutex<Vec<std::sync::Arc<dyn ScopedTask + 'scope>>>>,
     /// Where the scope was opened: the site of its end's waits.
     at: &'static Location<'static>,
     /// Invariant in `'scope` and `'env`, as `std::thread::Scope` is.
@@ -74,7 +78,7 @@ where
 {
     let scope = Scope {
         registry,
-        tasks: Mutex::new(Vec::new()),
+        tasks: ManuallyDrop::new(Mutex::new(Vec::new())),
         at,
         scope: PhantomData,
         env: PhantomData,
@@ -140,8 +144,8 @@ impl<'scope> Scope<'scope, '_> {
     }
 
     /// The scope's end: waits until every task is over, tasks submitted meanwhile included;
-    /// then drops the results nobody took. Returns a deadlock report made while waiting, or
-    /// else the first panic nobody took, to be raised.
+    /// then drops the results nobody took. Returns what to raise: a deadlock report made while
+    /// waiting, else a panic from dropping a result, else the first panic nobody took.
     fn end(&self) -> Option<Box<dyn Any + Send>> {
         let mut report = None;
         let mut next = 0;
@@ -159,13 +163,21 @@ impl<'scope> Scope<'scope, '_> {
             next += 1;
         }
         let tasks = mem::take(&mut *self.tasks.lock());
-        let mut unclaimed = None;
+        // Every result is dropped, even if dropping one panics (a later one would otherwise
+        // be dropped by whoever drops its cell, after the scope).
+        let (mut dropping, mut unclaimed) = (None, None);
         for task in tasks {
-            if let Some(payload) = task.discard() {
-                unclaimed.get_or_insert(payload);
+            match unwind::halt_unwinding(|| task.discard()) {
+                Ok(Some(payload)) => {
+                    unclaimed.get_or_insert(payload);
+                }
+                Ok(None) => {}
+                Err(payload) => {
+                    dropping.get_or_insert(payload);
+                }
             }
         }
-        report.or(unclaimed)
+        report.or(dropping).or(unclaimed)
     }
 }
 

@@ -13,7 +13,7 @@
 
 use super::handle::{wait_for, TaskHandle};
 use super::job::{Completion, Subscriber};
-use super::registry::{self, Awaited, WorkerWake};
+use super::registry::{self, Awaited, Registry, WorkerWake};
 use crate::detect::{self, CoopWait, ResourceMeta, WaiterToken, WakeBy};
 use crate::facade::sync::{Arc, Condvar, Mutex, MutexGuard};
 use crate::report::{Access, ResourceKind};
@@ -110,7 +110,7 @@ where
     for (index, handle) in handles.iter().enumerate() {
         let task = handle.as_ref().map(|h| h.inner().task());
         if let Some(task) = task {
-            signal.watch(task, index);
+            Signal::watch(&signal, task, index);
         }
     }
     AsCompleted {
@@ -132,6 +132,7 @@ pub struct AsCompleted<T> {
 impl<T> Iterator for AsCompleted<T> {
     type Item = TaskHandle<T>;
 
+    #[track_caller]
     fn next(&mut self) -> Option<TaskHandle<T>> {
         if self.left == 0 {
             return None;
@@ -171,15 +172,15 @@ fn settle<T>(
         ReturnWhen::FirstException => task(index).core().panicked(),
         ReturnWhen::AllCompleted => false,
     };
-    let mut left = 0;
+    let mut pending = Vec::new();
     for (index, handle) in handles.iter().enumerate() {
         if !handle.is_done() {
-            left += 1;
+            pending.push(index);
         } else if stops(index) {
             return;
         }
     }
-    if left == 0 {
+    if pending.is_empty() {
         return;
     }
     if when == ReturnWhen::AllCompleted && deadline.is_none() {
@@ -197,17 +198,16 @@ fn settle<T>(
         ReturnWhen::AllCompleted => format!("all of {} tasks", handles.len()),
     };
     let signal = Signal::new(name, at);
-    for index in 0..handles.len() {
-        if !handles[index].is_done() {
-            signal.watch(task(index), index);
-        }
+    // Every task counted as pending is watched (one over since then is told at once), so
+    // the signal hears of each of them exactly once.
+    for &index in &pending {
+        Signal::watch(&signal, task(index), index);
     }
-    let pending = || handles.iter().map(|h| h.inner().task());
-    while left > 0 {
-        let Some(index) = signal.next(pending, at, deadline) else {
+    let tasks = || handles.iter().map(|h| h.inner().task());
+    for _ in 0..pending.len() {
+        let Some(index) = signal.next(tasks, at, deadline) else {
             return; // timed out
         };
-        left -= 1;
         if stops(index) {
             return;
         }
@@ -249,10 +249,10 @@ impl Signal {
     }
 
     /// Subscribes to `task`, told as `index`; a task over already is told at once.
-    fn watch<T>(self: &Arc<Self>, task: &dyn Completion<T>, index: usize) {
-        let subscriber = Subscriber::Signal(Arc::clone(self), index);
+    fn watch<T>(signal: &Arc<Signal>, task: &dyn Completion<T>, index: usize) {
+        let subscriber = Subscriber::Signal(Arc::clone(signal), index);
         if task.core().subscribe(subscriber).is_err() {
-            self.state.lock().over.push_back(index);
+            signal.state.lock().over.push_back(index);
         }
     }
 
@@ -289,13 +289,13 @@ impl Signal {
             return Some(index);
         }
         if deadline.is_none() {
-            let worker = pending()
-                .find_map(|task| registry::current_worker(task.core().pool()));
+            let worker = pending().find_map(|task| registry::current_worker(task.core().pool()));
             if let Some((registry, me)) = worker {
                 let tasks: Vec<&dyn Completion<T>> = pending()
                     .filter(|task| task.core().pool() == registry.id() && !task.core().is_done())
                     .collect();
-                registry.help(
+                Registry::help(
+                    &registry,
                     me,
                     &AnyOf {
                         signal: self,
@@ -330,28 +330,18 @@ impl Signal {
             deadline.is_some(),
         );
         parked.state().token = waiting.token();
-        loop {
-            let slice = match deadline {
-                None => CoopWait::SLICE,
-                Some(deadline) => deadline
-                    .saturating_duration_since(Instant::now())
-                    .min(CoopWait::SLICE),
-            };
-            let state = parked.0.take().expect("a parked waiter holds the signal's lock");
+        let mut next = None;
+        waiting.sleep_until(deadline, |slice| {
+            let state = parked
+                .0
+                .take()
+                .expect("a parked waiter holds the signal's lock");
             let (state, timed_out) = self.wakes.wait_timeout(state, slice);
             parked.0 = Some(state);
-            if let Some(index) = parked.state().over.pop_front() {
-                return Some(index);
-            }
-            if deadline.is_some_and(|deadline| deadline <= Instant::now()) {
-                return None;
-            }
-            if timed_out {
-                waiting.recheck();
-            } else {
-                waiting.again();
-            }
-        }
+            next = parked.state().over.pop_front();
+            (next.is_some(), timed_out)
+        });
+        next
     }
 }
 
@@ -362,7 +352,9 @@ struct Parked<'a>(Option<MutexGuard<'a, SignalState>>);
 
 impl Parked<'_> {
     fn state(&mut self) -> &mut SignalState {
-        self.0.as_mut().expect("a parked waiter holds the signal's lock")
+        self.0
+            .as_mut()
+            .expect("a parked waiter holds the signal's lock")
     }
 }
 
