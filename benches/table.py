@@ -163,7 +163,7 @@ def build_table(name, build):
 def verdict(ratio, target):
     if ratio is None or target is None:
         return "–"
-    return f"≤ {target}×: {'met' if ratio <= target else 'MISSED'}"
+    return f"≤ {times(target)}: {'met' if ratio <= target else 'MISSED'}"
 
 
 def measured(build, scenario, contender):
