@@ -9,26 +9,14 @@
 //! Times are per value. The contender `impasse-detect` or `impasse-off` follows the `detect`
 //! feature.
 
+#[path = "common.rs"]
+mod common;
+
+use common::{config, BUILD, IMPASSE};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use std::hint::black_box;
 use std::thread;
 use std::time::{Duration, Instant};
-
-/// The build being measured, named as benches/locks.rs names it.
-const BUILD: &str = match (
-    cfg!(feature = "detect"),
-    cfg!(feature = "deloxide-lock-order"),
-) {
-    (true, false) => "detect",
-    (true, true) => "detect-deloxide-lock-order",
-    (false, false) => "off",
-    (false, true) => "off-deloxide-lock-order",
-};
-const IMPASSE: &str = if cfg!(feature = "detect") {
-    "impasse-detect"
-} else {
-    "impasse-off"
-};
 
 /// One channel implementation, as the scenarios drive it.
 trait Channel {
@@ -156,13 +144,6 @@ fn two_threads<C: Channel>(c: &mut Criterion) {
         .bench_function(BenchmarkId::new(C::NAME, BUILD), |b| {
             b.iter_custom(stream::<C>)
         });
-}
-
-fn config() -> Criterion {
-    Criterion::default()
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(1))
-        .sample_size(30)
 }
 
 criterion_group! {

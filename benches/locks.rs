@@ -26,6 +26,10 @@
 //! `benches/run.sh`'s two builds apart, so each is compared with the parking_lot of its own
 //! build.
 
+#[path = "common.rs"]
+mod common;
+
+use common::{config, BUILD, IMPASSE};
 use criterion::measurement::WallTime;
 use criterion::{criterion_group, Bencher, BenchmarkGroup, BenchmarkId, Criterion};
 use std::hint::black_box;
@@ -33,17 +37,6 @@ use std::ops::DerefMut;
 use std::sync::Barrier;
 use std::thread;
 use std::time::{Duration, Instant};
-
-/// The build being measured: which of the package's features are on.
-const BUILD: &str = match (
-    cfg!(feature = "detect"),
-    cfg!(feature = "deloxide-lock-order"),
-) {
-    (true, false) => "detect",
-    (true, true) => "detect-deloxide-lock-order",
-    (false, false) => "off",
-    (false, true) => "off-deloxide-lock-order",
-};
 
 /// A mutex under test, as every scenario drives it.
 trait Lock: Send + Sync {
@@ -89,11 +82,7 @@ impl Lock for parking_lot::Mutex<u64> {
 }
 
 impl Lock for impasse::Mutex<u64> {
-    const NAME: &'static str = if cfg!(feature = "detect") {
-        "impasse-detect"
-    } else {
-        "impasse-off"
-    };
+    const NAME: &'static str = IMPASSE;
     type Guard<'a> = impasse::MutexGuard<'a, u64>;
 
     fn new(value: u64) -> Self {
@@ -307,16 +296,6 @@ fn scenario<S: Scenario>(c: &mut Criterion) {
 /// Adds scenario `S` for contender `L` to `group`.
 fn contender<S: Scenario, L: Lock>(group: &mut BenchmarkGroup<'_, WallTime>) {
     group.bench_function(BenchmarkId::new(L::NAME, BUILD), S::bench::<L>);
-}
-
-/// Short runs: 30 benchmarks a build, two builds, repeated by `benches/run.sh`, on a small
-/// machine. Criterion's run time is set by these durations, not by iteration counts, so a
-/// slow contender (no_deadlocks) runs fewer iterations rather than longer.
-fn config() -> Criterion {
-    Criterion::default()
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(1))
-        .sample_size(30)
 }
 
 criterion_group! {

@@ -11,26 +11,15 @@
 //!
 //! The contender `impasse-detect` or `impasse-off` follows the `detect` feature.
 
+#[path = "common.rs"]
+mod common;
+
+use common::{config, BUILD, IMPASSE};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use std::hint::black_box;
 use std::sync::mpsc;
 use std::time::Duration;
 
-/// The build being measured, named as benches/locks.rs names it.
-const BUILD: &str = match (
-    cfg!(feature = "detect"),
-    cfg!(feature = "deloxide-lock-order"),
-) {
-    (true, false) => "detect",
-    (true, true) => "detect-deloxide-lock-order",
-    (false, false) => "off",
-    (false, true) => "off-deloxide-lock-order",
-};
-const IMPASSE: &str = if cfg!(feature = "detect") {
-    "impasse-detect"
-} else {
-    "impasse-off"
-};
 const WORKERS: usize = 2;
 const TINY: u64 = 1_000;
 const ITEMS: u64 = 32;
@@ -102,7 +91,9 @@ fn tiny_tasks(c: &mut Criterion) {
 
 fn coarse_map(c: &mut Criterion) {
     let mut group = c.benchmark_group("coarse_map");
-    group.sample_size(10);
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(2));
 
     group.bench_function(BenchmarkId::new("sequential", BUILD), |b| {
         b.iter(|| (0..ITEMS).map(coarse_work).sum::<u64>())
@@ -140,13 +131,6 @@ fn coarse_map(c: &mut Criterion) {
         })
     });
     group.finish();
-}
-
-fn config() -> Criterion {
-    Criterion::default()
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(2))
-        .sample_size(20)
 }
 
 criterion_group! {

@@ -116,18 +116,7 @@ pub(crate) fn acquired(
     #[cfg(feature = "detect")]
     {
         let (key, new_edges) = this_thread::with(|t| {
-            let resource = this_thread::ResourceRef {
-                id: meta.id_or(|| t.next_id()),
-                kind: meta.kind(),
-                created_at: meta.created_at(),
-            };
-            let held = this_thread::Held {
-                resource,
-                access,
-                at,
-                ordered: false,
-            };
-            let new_edges = t.push(held, blocking == Blocking::Untimed);
+            let new_edges = t.push(held(t, meta, access, at), blocking == Blocking::Untimed);
             (t.key(), new_edges)
         })?;
         if new_edges {
@@ -142,26 +131,34 @@ pub(crate) fn acquired(
     }
 }
 
+/// The held-stack entry of a hold of `meta` with `access`, acquired at `at`.
+#[cfg(feature = "detect")]
+#[inline]
+fn held(
+    t: &this_thread::ThreadState,
+    meta: &ResourceMeta,
+    access: Access,
+    at: &'static Location<'static>,
+) -> this_thread::Held {
+    this_thread::Held {
+        resource: this_thread::ResourceRef {
+            id: meta.id_or(|| t.next_id()),
+            kind: meta.kind(),
+            created_at: meta.created_at(),
+        },
+        access,
+        at,
+        ordered: false,
+    }
+}
+
 /// Records that this thread now holds `meta` with `access` where no lock-order edge can
 /// apply (semaphore permits: taking permits and locks in opposite orders deadlocks only once
 /// the permits run out, which the closed-world rule judges when it happens).
 #[inline]
 pub(crate) fn holding(meta: &ResourceMeta, access: Access, at: &'static Location<'static>) {
     #[cfg(feature = "detect")]
-    this_thread::with(|t| {
-        let resource = this_thread::ResourceRef {
-            id: meta.id_or(|| t.next_id()),
-            kind: meta.kind(),
-            created_at: meta.created_at(),
-        };
-        let held = this_thread::Held {
-            resource,
-            access,
-            at,
-            ordered: false,
-        };
-        t.push(held, false);
-    });
+    this_thread::with(|t| t.push(held(t, meta, access, at), false));
     #[cfg(not(feature = "detect"))]
     let _ = (meta, access, at);
 }

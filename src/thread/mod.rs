@@ -78,6 +78,18 @@ impl Builder {
         self
     }
 
+    /// The platform's builder with this one's name and stack size.
+    fn native(self) -> facade::thread::Builder {
+        let mut native = facade::thread::Builder::new();
+        if let Some(name) = self.name {
+            native = native.name(name);
+        }
+        if let Some(size) = self.stack_size {
+            native = native.stack_size(size);
+        }
+        native
+    }
+
     /// Spawns the thread; it joins the caller's world before `f` runs.
     #[track_caller]
     pub fn spawn<F, T>(self, f: F) -> io::Result<JoinHandle<T>>
@@ -87,15 +99,8 @@ impl Builder {
     {
         let packet = Packet::new(self.name.clone(), Location::caller());
         let lineage = detect::spawning();
-        let mut native = facade::thread::Builder::new();
-        if let Some(name) = self.name {
-            native = native.name(name);
-        }
-        if let Some(size) = self.stack_size {
-            native = native.stack_size(size);
-        }
         let child_packet = packet.clone();
-        let native = native.spawn(move || {
+        let native = self.native().spawn(move || {
             detect::started(lineage);
             child_packet.run(f);
         })?;

@@ -14,7 +14,6 @@
 use super::join::{Finish, Packet};
 use super::{Builder, Thread};
 use crate::detect;
-use crate::facade;
 use crate::facade::sync::{Arc, Mutex};
 use std::any::Any;
 use std::collections::HashMap;
@@ -125,15 +124,8 @@ impl Builder {
     {
         let packet = Packet::new(self.name.clone(), Location::caller());
         let lineage = detect::spawning();
-        let mut native = facade::thread::Builder::new();
-        if let Some(name) = self.name {
-            native = native.name(name);
-        }
-        if let Some(size) = self.stack_size {
-            native = native.stack_size(size);
-        }
         let child_packet = packet.clone();
-        let native = native.spawn_scoped(&scope.native, move || {
+        let native = self.native().spawn_scoped(&scope.native, move || {
             detect::started(lineage);
             child_packet.run(f);
         })?;
