@@ -35,9 +35,15 @@ fn locks_are_parking_lots_size_without_detect() {
     ];
     for (name, ours, theirs) in sizes {
         if cfg!(feature = "detect") {
-            assert!(ours >= theirs, "{name}: {ours} bytes, parking_lot's {theirs}");
+            assert!(
+                ours >= theirs,
+                "{name}: {ours} bytes, parking_lot's {theirs}"
+            );
         } else {
-            assert_eq!(ours, theirs, "{name} without `detect` must be parking_lot's size");
+            assert_eq!(
+                ours, theirs,
+                "{name} without `detect` must be parking_lot's size"
+            );
         }
     }
 }
