@@ -9,6 +9,7 @@
 //!   and has asked for its second), and programs that cannot deadlock must never report.
 //!
 //! Run: `RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release --test loom_detector`.
+//! Panics (the reports) print their message without a backtrace.
 
 #![cfg(loom)]
 
@@ -17,8 +18,33 @@ use impasse::report::{Report, ReportKind};
 use impasse::{Mutex, RwLock};
 use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::sync::Arc;
-use loom::thread;
 use std::panic::{self, AssertUnwindSafe};
+
+/// loom runs its threads on coroutines with 32 KiB stacks, too small for a report built, printed
+/// and unwound; every thread of these models gets this much instead.
+const STACK: usize = 1 << 20;
+
+/// Runs `body` as a loom model, on a thread with a large stack (the model's own first thread
+/// keeps loom's small one and only waits for it). Reports unwind threads on purpose here, so
+/// the panic hook prints the message only: the default one also captures a backtrace when
+/// `RUST_BACKTRACE` is set, which a coroutine stack cannot afford.
+fn model(body: impl Fn() + Send + Sync + 'static) {
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| panic::set_hook(Box::new(|info| eprintln!("{info}"))));
+    let body = std::sync::Arc::new(body);
+    loom::model(move || {
+        let body = body.clone();
+        spawn(move || body()).join().unwrap();
+    });
+}
+
+/// `loom::thread::spawn`, with a large stack (see [`STACK`]).
+fn spawn<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> loom::thread::JoinHandle<T> {
+    loom::thread::Builder::new()
+        .stack_size(STACK)
+        .spawn(f)
+        .expect("a loom thread")
+}
 
 /// Where a thread of a two-step program is.
 const STARTED: usize = 0;
@@ -84,13 +110,13 @@ fn two_steps<G>(
 
 #[test]
 fn abba_is_reported_exactly_when_it_deadlocks() {
-    loom::model(|| {
+    model(|| {
         let phases = phases(2);
         oracle(&phases);
         let (a, b) = (Arc::new(Mutex::new(())), Arc::new(Mutex::new(())));
         let other = {
             let (a, b, phases) = (a.clone(), b.clone(), phases.clone());
-            thread::spawn(move || two_steps(&phases, 1, || b.lock(), || drop(a.lock())))
+            spawn(move || two_steps(&phases, 1, || b.lock(), || drop(a.lock())))
         };
         let here = two_steps(&phases, 0, || a.lock(), || drop(b.lock()));
         let there = other.join().unwrap();
@@ -100,12 +126,12 @@ fn abba_is_reported_exactly_when_it_deadlocks() {
 
 #[test]
 fn the_same_order_never_reports() {
-    loom::model(|| {
+    model(|| {
         no_report_allowed();
         let (a, b) = (Arc::new(Mutex::new(0)), Arc::new(Mutex::new(0)));
         let other = {
             let (a, b) = (a.clone(), b.clone());
-            thread::spawn(move || {
+            spawn(move || {
                 let _a = a.lock();
                 *b.lock() += 1;
             })
@@ -121,13 +147,13 @@ fn the_same_order_never_reports() {
 
 #[test]
 fn a_writer_and_a_reader_in_a_cycle_with_a_mutex() {
-    loom::model(|| {
+    model(|| {
         let phases = phases(2);
         oracle(&phases);
         let (table, log) = (Arc::new(RwLock::new(())), Arc::new(Mutex::new(())));
         let other = {
             let (table, log, phases) = (table.clone(), log.clone(), phases.clone());
-            thread::spawn(move || two_steps(&phases, 1, || log.lock(), || drop(table.read())))
+            spawn(move || two_steps(&phases, 1, || log.lock(), || drop(table.read())))
         };
         let here = two_steps(&phases, 0, || table.write(), || drop(log.lock()));
         let there = other.join().unwrap();
@@ -137,12 +163,12 @@ fn a_writer_and_a_reader_in_a_cycle_with_a_mutex() {
 
 #[test]
 fn readers_in_opposite_orders_never_report() {
-    loom::model(|| {
+    model(|| {
         no_report_allowed();
         let (p, q) = (Arc::new(RwLock::new(())), Arc::new(RwLock::new(())));
         let other = {
             let (p, q) = (p.clone(), q.clone());
-            thread::spawn(move || {
+            spawn(move || {
                 let _q = q.read();
                 drop(p.read_recursive());
             })
@@ -159,14 +185,14 @@ fn readers_in_opposite_orders_never_report() {
 fn rereading_behind_a_queued_writer() {
     // Thread 0 reads, then reads again; thread 1 writes. If the write queues between the two
     // reads, thread 0 waits for the writer, which waits for thread 0's first read.
-    loom::model(|| {
+    model(|| {
         let phases = phases(2);
         let writer_phase = phases.clone();
         oracle(&phases);
         let lock = Arc::new(RwLock::new(0));
         let writer = {
             let lock = lock.clone();
-            thread::spawn(move || {
+            spawn(move || {
                 writer_phase[1].store(WANTS_SECOND, Ordering::SeqCst);
                 let outcome = panic::catch_unwind(AssertUnwindSafe(|| *lock.write() += 1));
                 writer_phase[1].store(DONE, Ordering::SeqCst);
@@ -181,14 +207,14 @@ fn rereading_behind_a_queued_writer() {
 
 #[test]
 fn a_three_thread_ring_is_reported_exactly_when_it_deadlocks() {
-    loom::model(|| {
+    model(|| {
         let phases = phases(3);
         oracle(&phases);
         let locks: Arc<Vec<Mutex<()>>> = Arc::new((0..3).map(|_| Mutex::new(())).collect());
         let others: Vec<_> = (1..3)
             .map(|i| {
                 let (locks, phases) = (locks.clone(), phases.clone());
-                thread::spawn(move || {
+                spawn(move || {
                     two_steps(
                         &phases,
                         i,
@@ -213,7 +239,7 @@ fn a_three_thread_ring_is_reported_exactly_when_it_deadlocks() {
 
 #[test]
 fn relocking_is_always_reported() {
-    loom::model(|| {
+    model(|| {
         let phases = phases(1);
         oracle(&phases);
         let m = Mutex::new(());
