@@ -13,7 +13,7 @@
 
 mod common;
 
-use common::{panic_text, watchdog, DEADLOCK};
+use common::{assert_contains, panic_text, watchdog, DEADLOCK};
 use impasse::mpsc::SendError;
 use impasse::testing::{self, Options};
 use impasse::thread;
@@ -71,15 +71,6 @@ fn run_expecting_a_report(name: &str, body: impl FnOnce()) -> String {
     // The report's first line (the victim's panic, passed on by `run`) is the contract's.
     assert!(text.starts_with(DEADLOCK), "{text}");
     text
-}
-
-fn assert_contains(report: &str, parts: &[&str]) {
-    for part in parts {
-        assert!(
-            report.contains(part),
-            "the report lacks {part:?}:\n{report}"
-        );
-    }
 }
 
 #[test]

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::watchdog;
+use common::{pool, watchdog};
 use impasse::pool::{
     as_completed, wait, wait_timeout, ReturnWhen, Scope, TaskError, TaskHandle, ThreadPool,
 };
@@ -17,14 +17,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
-
-fn pool(threads: usize, name: &str) -> ThreadPool {
-    ThreadPool::builder()
-        .num_threads(threads)
-        .thread_name(name)
-        .build()
-        .expect("a pool")
-}
 
 /// A task that tells it started, then runs until released (or until its release is dropped).
 fn gated(pool: &ThreadPool) -> (TaskHandle<()>, mpsc::Receiver<()>, mpsc::Sender<()>) {

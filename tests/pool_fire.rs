@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{here, panic_text, wait_until, watchdog, world, DEADLOCK};
+use common::{assert_contains, here, panic_text, pool, wait_until, watchdog, world, DEADLOCK};
 use impasse::pool::{as_completed, wait, ReturnWhen, TaskError, TaskHandle, ThreadPool};
 use impasse::testing::{self, Options};
 use impasse::{Barrier, Mutex};
@@ -16,23 +16,6 @@ use std::panic::{self, AssertUnwindSafe};
 use std::sync::mpsc as std_mpsc;
 use std::sync::Arc;
 use std::time::Duration;
-
-fn pool(threads: usize, name: &str) -> ThreadPool {
-    ThreadPool::builder()
-        .num_threads(threads)
-        .thread_name(name)
-        .build()
-        .expect("a pool")
-}
-
-fn assert_contains(report: &str, parts: &[&str]) {
-    for part in parts {
-        assert!(
-            report.contains(part),
-            "the report lacks {part:?}:\n{report}"
-        );
-    }
-}
 
 /// Each task waits for the other's result on a 2-worker pool (a barrier makes sure both run
 /// at once, so neither can help by running the other). The second wait closes the cycle

@@ -24,3 +24,18 @@ pub(crate) use self::model::*;
 
 mod spin;
 pub(crate) use self::spin::SpinWait;
+
+/// Declares a function `const` in the real world and plain under loom, whose objects cannot be
+/// built in a `const` context (STYLE.md §4): one body instead of two `cfg`-twins.
+macro_rules! const_unless_loom {
+    ($(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) -> $ret:ty $body:block) => {
+        #[cfg(not(loom))]
+        $(#[$meta])*
+        $vis const fn $name($($arg: $ty),*) -> $ret $body
+
+        #[cfg(loom)]
+        $(#[$meta])*
+        $vis fn $name($($arg: $ty),*) -> $ret $body
+    };
+}
+pub(crate) use const_unless_loom;

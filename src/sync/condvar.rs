@@ -81,19 +81,13 @@ impl WaitTimeoutResult {
 }
 
 impl Condvar {
-    /// Creates a condition variable; reports name it by the caller's source line.
-    #[cfg(not(loom))]
-    #[inline]
-    #[track_caller]
-    pub const fn new() -> Condvar {
-        Condvar::from_meta(ResourceMeta::new(ResourceKind::Condvar, Location::caller()))
-    }
-
-    /// Creates a condition variable; reports name it by the caller's source line.
-    #[cfg(loom)]
-    #[track_caller]
-    pub fn new() -> Condvar {
-        Condvar::from_meta(ResourceMeta::new(ResourceKind::Condvar, Location::caller()))
+    crate::facade::const_unless_loom! {
+        /// Creates a condition variable; reports name it by the caller's source line.
+        #[inline]
+        #[track_caller]
+        pub fn new() -> Condvar {
+            Condvar::from_meta(ResourceMeta::new(ResourceKind::Condvar, Location::caller()))
+        }
     }
 
     /// Creates a condition variable that reports call `name`.
@@ -106,19 +100,12 @@ impl Condvar {
         ))
     }
 
-    #[cfg(not(loom))]
-    const fn from_meta(meta: ResourceMeta) -> Condvar {
-        Condvar {
-            waiters: Mutex::new(VecDeque::new()),
-            meta,
-        }
-    }
-
-    #[cfg(loom)]
-    fn from_meta(meta: ResourceMeta) -> Condvar {
-        Condvar {
-            waiters: Mutex::new(VecDeque::new()),
-            meta,
+    crate::facade::const_unless_loom! {
+        fn from_meta(meta: ResourceMeta) -> Condvar {
+            Condvar {
+                waiters: Mutex::new(VecDeque::new()),
+                meta,
+            }
         }
     }
 

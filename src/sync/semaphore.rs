@@ -79,25 +79,16 @@ impl Semaphore {
     /// The most permits a semaphore can hold; `new` and `add_permits` panic beyond it.
     pub const MAX_PERMITS: usize = usize::MAX >> 3;
 
-    /// Creates a semaphore with `permits` permits; reports name it by the caller's line.
-    #[cfg(not(loom))]
-    #[inline]
-    #[track_caller]
-    pub const fn new(permits: usize) -> Semaphore {
-        Semaphore::from_meta(
-            ResourceMeta::new(ResourceKind::Semaphore, Location::caller()),
-            permits,
-        )
-    }
-
-    /// Creates a semaphore with `permits` permits; reports name it by the caller's line.
-    #[cfg(loom)]
-    #[track_caller]
-    pub fn new(permits: usize) -> Semaphore {
-        Semaphore::from_meta(
-            ResourceMeta::new(ResourceKind::Semaphore, Location::caller()),
-            permits,
-        )
+    crate::facade::const_unless_loom! {
+        /// Creates a semaphore with `permits` permits; reports name it by the caller's line.
+        #[inline]
+        #[track_caller]
+        pub fn new(permits: usize) -> Semaphore {
+            Semaphore::from_meta(
+                ResourceMeta::new(ResourceKind::Semaphore, Location::caller()),
+                permits,
+            )
+        }
     }
 
     /// Creates a semaphore with `permits` permits that reports call `name`.
@@ -109,27 +100,16 @@ impl Semaphore {
         )
     }
 
-    #[cfg(not(loom))]
-    const fn from_meta(meta: ResourceMeta, permits: usize) -> Semaphore {
-        assert!(permits <= Semaphore::MAX_PERMITS, "too many permits");
-        Semaphore {
-            state: Mutex::new(State {
-                permits,
-                queue: VecDeque::new(),
-            }),
-            meta,
-        }
-    }
-
-    #[cfg(loom)]
-    fn from_meta(meta: ResourceMeta, permits: usize) -> Semaphore {
-        assert!(permits <= Semaphore::MAX_PERMITS, "too many permits");
-        Semaphore {
-            state: Mutex::new(State {
-                permits,
-                queue: VecDeque::new(),
-            }),
-            meta,
+    crate::facade::const_unless_loom! {
+        fn from_meta(meta: ResourceMeta, permits: usize) -> Semaphore {
+            assert!(permits <= Semaphore::MAX_PERMITS, "too many permits");
+            Semaphore {
+                state: Mutex::new(State {
+                    permits,
+                    queue: VecDeque::new(),
+                }),
+                meta,
+            }
         }
     }
 

@@ -85,10 +85,21 @@ impl<T> Packet<T> {
         self.finish.finished(panic, ending);
     }
 
-    /// Waits (a cooperative wait at `at`) for the thread to finish and takes its result; the
-    /// joiner then takes in the finished thread's clock, so what the thread did happened
-    /// before what the joiner does next. Only one join per packet.
-    pub(super) fn join(&self, at: &'static Location<'static>) -> std::thread::Result<T> {
+    /// Waits (a cooperative wait at `at`) for the thread to finish, takes its result, then
+    /// lets `native_join` join the OS thread (brief: it has handed over its result and is
+    /// finishing). The joiner takes in the finished thread's clock, so what the thread did
+    /// happened before what the joiner does next. Only one join per packet.
+    pub(super) fn join(
+        &self,
+        at: &'static Location<'static>,
+        native_join: impl FnOnce(),
+    ) -> std::thread::Result<T> {
+        let result = self.take(at);
+        native_join();
+        result
+    }
+
+    fn take(&self, at: &'static Location<'static>) -> std::thread::Result<T> {
         let (panic, ending) = self.finish.wait(at).leftovers();
         if let Some(ending) = ending {
             detect::joined(ending);
@@ -197,10 +208,8 @@ impl<T> JoinHandle<T> {
     /// world is asleep) is reported as a deadlock.
     #[track_caller]
     pub fn join(self) -> std::thread::Result<T> {
-        let result = self.packet.join(Location::caller());
-        // The thread has handed over its result and is finishing: the OS join is brief.
-        let _ = self.native.join();
-        result
+        self.packet
+            .join(Location::caller(), || drop(self.native.join()))
     }
 
     /// The thread's handle.

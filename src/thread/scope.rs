@@ -147,10 +147,8 @@ impl<T> ScopedJoinHandle<'_, T> {
     /// world is asleep) is reported as a deadlock.
     #[track_caller]
     pub fn join(self) -> std::thread::Result<T> {
-        let result = self.packet.join(Location::caller());
-        // The thread has handed over its result and is finishing: the OS join is brief.
-        let _ = self.native.join();
-        result
+        self.packet
+            .join(Location::caller(), || drop(self.native.join()))
     }
 
     /// The thread's handle.

@@ -227,3 +227,22 @@ pub mod world {
         text
     }
 }
+
+/// Asserts that `report` contains every one of `parts`, naming the first one missing.
+pub fn assert_contains(report: &str, parts: &[&str]) {
+    for part in parts {
+        assert!(
+            report.contains(part),
+            "the report lacks {part:?}:\n{report}"
+        );
+    }
+}
+
+/// A pool of `threads` workers whose threads are named `<name>-<i>`.
+pub fn pool(threads: usize, name: &str) -> impasse::pool::ThreadPool {
+    impasse::pool::ThreadPool::builder()
+        .num_threads(threads)
+        .thread_name(name)
+        .build()
+        .expect("a pool")
+}

@@ -32,24 +32,15 @@ pub struct OnceLock<T> {
 }
 
 impl<T> OnceLock<T> {
-    /// Creates an empty cell; reports name it by the caller's source line.
-    #[cfg(not(loom))]
-    #[inline]
-    #[track_caller]
-    pub const fn new() -> OnceLock<T> {
-        OnceLock {
-            once: Once::new(),
-            value: UnsafeCell::new(None),
-        }
-    }
-
-    /// Creates an empty cell; reports name it by the caller's source line.
-    #[cfg(loom)]
-    #[track_caller]
-    pub fn new() -> OnceLock<T> {
-        OnceLock {
-            once: Once::new(),
-            value: UnsafeCell::new(None),
+    crate::facade::const_unless_loom! {
+        /// Creates an empty cell; reports name it by the caller's source line.
+        #[inline]
+        #[track_caller]
+        pub fn new() -> OnceLock<T> {
+            OnceLock {
+                once: Once::new(),
+                value: UnsafeCell::new(None),
+            }
         }
     }
 

@@ -73,21 +73,14 @@ impl OnceState {
 }
 
 impl Once {
-    /// Creates a `Once` that has not run; reports name it by the caller's source line.
-    #[cfg(not(loom))]
-    #[allow(clippy::new_without_default)] // as std's `Once`
-    #[inline]
-    #[track_caller]
-    pub const fn new() -> Once {
-        Once::from_meta(ResourceMeta::new(ResourceKind::Once, Location::caller()))
-    }
-
-    /// Creates a `Once` that has not run; reports name it by the caller's source line.
-    #[cfg(loom)]
-    #[allow(clippy::new_without_default)] // as std's `Once`
-    #[track_caller]
-    pub fn new() -> Once {
-        Once::from_meta(ResourceMeta::new(ResourceKind::Once, Location::caller()))
+    crate::facade::const_unless_loom! {
+        /// Creates a `Once` that has not run; reports name it by the caller's source line.
+        #[allow(clippy::new_without_default)] // as std's `Once`
+        #[inline]
+        #[track_caller]
+        pub fn new() -> Once {
+            Once::from_meta(ResourceMeta::new(ResourceKind::Once, Location::caller()))
+        }
     }
 
     /// Creates a `Once` that has not run and that reports call `name`.
@@ -100,29 +93,17 @@ impl Once {
         ))
     }
 
-    #[cfg(not(loom))]
-    const fn from_meta(meta: ResourceMeta) -> Once {
-        Once {
-            state: AtomicUsize::new(INCOMPLETE),
-            run: Mutex::new(Run {
-                attempt: 0,
-                runner: None,
-            }),
-            ended: Condvar::new(),
-            meta,
-        }
-    }
-
-    #[cfg(loom)]
-    fn from_meta(meta: ResourceMeta) -> Once {
-        Once {
-            state: AtomicUsize::new(INCOMPLETE),
-            run: Mutex::new(Run {
-                attempt: 0,
-                runner: None,
-            }),
-            ended: Condvar::new(),
-            meta,
+    crate::facade::const_unless_loom! {
+        fn from_meta(meta: ResourceMeta) -> Once {
+            Once {
+                state: AtomicUsize::new(INCOMPLETE),
+                run: Mutex::new(Run {
+                    attempt: 0,
+                    runner: None,
+                }),
+                ended: Condvar::new(),
+                meta,
+            }
         }
     }
 

@@ -51,22 +51,14 @@ impl WaitTimeoutResult {
 }
 
 impl Condvar {
-    /// Creates a condition variable; reports name it by the caller's source line.
-    #[cfg(not(loom))]
-    #[inline]
-    #[track_caller]
-    pub const fn new() -> Condvar {
-        Condvar {
-            inner: crate::Condvar::new(),
-        }
-    }
-
-    /// Creates a condition variable; reports name it by the caller's source line.
-    #[cfg(loom)]
-    #[track_caller]
-    pub fn new() -> Condvar {
-        Condvar {
-            inner: crate::Condvar::new(),
+    crate::facade::const_unless_loom! {
+        /// Creates a condition variable; reports name it by the caller's source line.
+        #[inline]
+        #[track_caller]
+        pub fn new() -> Condvar {
+            Condvar {
+                inner: crate::Condvar::new(),
+            }
         }
     }
 
