@@ -10,7 +10,7 @@
 
 mod common;
 
-use common::{here, one_report, spawn, wait_until, watchdog};
+use common::{assert_contains, here, one_report, spawn, wait_until, watchdog};
 use impasse::{Condvar, Mutex};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::{Arc, Barrier};
@@ -95,14 +95,15 @@ fn waiting_while_holding_the_notifiers_lock() {
             ready.notify_all();
         });
     });
-    for part in [
-        "waits on Condvar \"ready\"",
-        "Mutex \"state\"",
-        "thread \"waiter\"",
-        "thread \"notifier\"",
-    ] {
-        assert!(text.contains(part), "report lacks {part}:\n{text}");
-    }
+    assert_contains(
+        &text,
+        &[
+            "waits on Condvar \"ready\"",
+            "Mutex \"state\"",
+            "thread \"waiter\"",
+            "thread \"notifier\"",
+        ],
+    );
 }
 
 fn notifier_blocked_by_a_thread_that_waits_for_the_waiter() {
@@ -164,16 +165,17 @@ fn notifier_blocked_by_a_thread_that_waits_for_the_waiter() {
             });
         },
     );
-    for part in [
-        "waits on Condvar \"ready\"",
-        "waits on Condvar \"done\"",
-        "Mutex \"results\"",
-        "thread \"worker\"",
-        "thread \"collector\"",
-        "thread \"notifier\"",
-    ] {
-        assert!(text.contains(part), "report lacks {part}:\n{text}");
-    }
+    assert_contains(
+        &text,
+        &[
+            "waits on Condvar \"ready\"",
+            "waits on Condvar \"done\"",
+            "Mutex \"results\"",
+            "thread \"worker\"",
+            "thread \"collector\"",
+            "thread \"notifier\"",
+        ],
+    );
 }
 
 fn a_notification_sent_before_a_wait_without_predicate_is_lost() {

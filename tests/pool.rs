@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{pool, watchdog};
+use common::{pool, pool_fib, watchdog};
 use impasse::pool::{
     as_completed, wait, wait_timeout, ReturnWhen, Scope, TaskError, TaskHandle, ThreadPool,
 };
@@ -386,23 +386,13 @@ fn scoped_fork_join_fibonacci() {
     assert_eq!(pool.scope(|s| fib(s, 18)), 2584);
 }
 
-fn fib(pool: &Arc<ThreadPool>, n: u64) -> u64 {
-    if n < 2 {
-        return n;
-    }
-    let (left, right) = (pool.clone(), pool.clone());
-    let a = pool.submit(move || fib(&left, n - 1));
-    let b = pool.submit(move || fib(&right, n - 2));
-    a.result().unwrap() + b.result().unwrap()
-}
-
 #[test]
 fn nested_fork_join_fibonacci_completes_on_two_workers() {
     let _watchdog = watchdog("nested_fork_join_fibonacci_completes_on_two_workers");
     let pool = Arc::new(pool(2, "fib"));
     let root = {
         let pool = pool.clone();
-        pool.clone().submit(move || fib(&pool, 20))
+        pool.clone().submit(move || pool_fib(&pool, 20))
     };
     assert_eq!(root.result().unwrap(), 6765);
     // Every task held a clone of the pool and has finished: this is the last one.

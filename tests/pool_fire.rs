@@ -8,8 +8,10 @@
 
 mod common;
 
-use common::{assert_contains, here, panic_text, pool, wait_until, watchdog, world, DEADLOCK};
-use impasse::pool::{as_completed, wait, ReturnWhen, TaskError, TaskHandle, ThreadPool};
+use common::{
+    assert_contains, here, panic_text, pool, pool_fib, wait_until, watchdog, world, DEADLOCK,
+};
+use impasse::pool::{as_completed, wait, ReturnWhen, TaskError, TaskHandle};
 use impasse::testing::{self, Options};
 use impasse::{Barrier, Mutex};
 use std::panic::{self, AssertUnwindSafe};
@@ -159,21 +161,12 @@ fn a_submitter_that_releases_the_lock_before_waiting_is_quiet() {
 /// fork-join, `wait` and `as_completed` from inside tasks. No report.
 #[test]
 fn tasks_waiting_for_tasks_that_finish_are_quiet() {
-    fn fib(pool: &Arc<ThreadPool>, n: u64) -> u64 {
-        if n < 2 {
-            return n;
-        }
-        let (left, right) = (pool.clone(), pool.clone());
-        let a = pool.submit(move || fib(&left, n - 1));
-        let b = pool.submit(move || fib(&right, n - 2));
-        a.result().unwrap() + b.result().unwrap()
-    }
     let _watchdog = watchdog("tasks_waiting_for_tasks_that_finish_are_quiet");
     testing::run("pool_fork_join", Options::new(), || {
         let pool = Arc::new(pool(3, "forks"));
         let root = {
             let inner = pool.clone();
-            pool.submit(move || fib(&inner, 16))
+            pool.submit(move || pool_fib(&inner, 16))
         };
         assert_eq!(root.result().unwrap(), 987);
 

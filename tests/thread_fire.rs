@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{panic_text, watchdog, DEADLOCK};
+use common::{assert_contains, panic_text, watchdog, DEADLOCK};
 use impasse::{thread, Mutex};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -20,12 +20,7 @@ fn assert_report(report: &str, parts: &[&str]) {
         report.contains("2 threads wait for each other in a cycle"),
         "{report}"
     );
-    for part in parts {
-        assert!(
-            report.contains(part),
-            "the report lacks {part:?}:\n{report}"
-        );
-    }
+    assert_contains(report, parts);
 }
 
 /// The joiner holds the lock, spawns, and joins at once: usually before the thread has even

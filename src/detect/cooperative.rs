@@ -37,6 +37,17 @@ pub(crate) use imp::{grant, grant_all, CoopWait, ThreadToken, WaiterToken};
 use std::time::Instant;
 
 impl CoopWait {
+    /// How long the next sleep of a wait that ends at `deadline` (if any) may last: a
+    /// [`SLICE`](CoopWait::SLICE), or what is left before the deadline if that is less.
+    pub(crate) fn slice_until(deadline: Option<Instant>) -> Duration {
+        match deadline {
+            None => Self::SLICE,
+            Some(deadline) => deadline
+                .saturating_duration_since(Instant::now())
+                .min(Self::SLICE),
+        }
+    }
+
     /// The waiting loop of steps 2-3 (module docs), for primitives whose sleep reports both
     /// outcomes: sleeps through `sleep` until it says the wait is over, or `deadline` passes.
     /// `sleep(slice)` sleeps at most `slice` and returns (the wait is over, the slice ended
@@ -48,13 +59,7 @@ impl CoopWait {
         mut sleep: impl FnMut(Duration) -> (bool, bool),
     ) -> bool {
         loop {
-            let slice = match deadline {
-                None => Self::SLICE,
-                Some(deadline) => deadline
-                    .saturating_duration_since(Instant::now())
-                    .min(Self::SLICE),
-            };
-            let (over, slice_ended) = sleep(slice);
+            let (over, slice_ended) = sleep(Self::slice_until(deadline));
             if over {
                 return true;
             }

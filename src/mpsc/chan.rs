@@ -308,12 +308,7 @@ impl<T> Chan<T> {
         receiving.state().receiving = Some(self.parked_receiver(token));
         receiving.phase = Phase::Receiving;
         loop {
-            let slice = match deadline {
-                None => CoopWait::SLICE,
-                Some(d) => d
-                    .saturating_duration_since(Instant::now())
-                    .min(CoopWait::SLICE),
-            };
+            let slice = CoopWait::slice_until(deadline);
             let timed_out = receiving.wait(&self.receiver_wakes, slice);
             let state = receiving.state();
             if let Some(value) = state.take() {

@@ -355,12 +355,7 @@ impl<T> Core<T> {
             timed,
         );
         loop {
-            let slice = match deadline {
-                None => CoopWait::SLICE,
-                Some(deadline) => deadline
-                    .saturating_duration_since(Instant::now())
-                    .min(CoopWait::SLICE),
-            };
+            let slice = CoopWait::slice_until(deadline);
             let (next, timed_out) = self.finished.wait_timeout(state, slice);
             state = next;
             if state.stage.is_over() {

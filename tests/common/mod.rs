@@ -246,3 +246,15 @@ pub fn pool(threads: usize, name: &str) -> impasse::pool::ThreadPool {
         .build()
         .expect("a pool")
 }
+
+/// Fibonacci by fork-join on `pool`: every task submits two and waits for both, so tasks
+/// wait for tasks all the way down.
+pub fn pool_fib(pool: &std::sync::Arc<impasse::pool::ThreadPool>, n: u64) -> u64 {
+    if n < 2 {
+        return n;
+    }
+    let (left, right) = (pool.clone(), pool.clone());
+    let a = pool.submit(move || pool_fib(&left, n - 1));
+    let b = pool.submit(move || pool_fib(&right, n - 2));
+    a.result().unwrap() + b.result().unwrap()
+}
