@@ -159,7 +159,7 @@ mod imp {
             let Some(me) = Registrant::current() else {
                 return wait;
             };
-            let Some(id) = this_thread::with(|t| meta.id_or(|| t.next_id())) else {
+            let Some(id) = this_thread::hot(|h| meta.id_or(|| h.next_id())) else {
                 return wait;
             };
             let request = WaitRequest {

@@ -103,7 +103,7 @@ pub(crate) enum Blocking {
 
 /// Records that this thread now holds `meta` with `access`, acquired at `at`, and (for an
 /// acquisition that could block) the lock-order edges from what it held before, reporting an
-/// inversion they close. Returns the thread, for primitives that keep an [`Owner`] word.
+/// inversion they close.
 #[inline]
 #[track_caller]
 pub(crate) fn acquired(
@@ -112,30 +112,33 @@ pub(crate) fn acquired(
     at: &'static Location<'static>,
     blocking: Blocking,
     lock: &impl Acquire,
-) -> Holder {
+) {
     #[cfg(feature = "detect")]
     {
-        let (key, new_edges) = this_thread::with(|t| {
-            let new_edges = t.push(held(t, meta, access, at), blocking == Blocking::Untimed);
-            (t.key(), new_edges)
-        })?;
-        if new_edges {
+        let check_edges = blocking == Blocking::Untimed;
+        if this_thread::hot(|h| h.push(held(h, meta, access, at), check_edges)) == Some(true) {
             order::record_edges(meta, access, at, lock);
         }
-        Some(key)
     }
     #[cfg(not(feature = "detect"))]
-    {
-        let _ = (meta, access, at, blocking, lock);
-        resource::NoHolder
-    }
+    let _ = (meta, access, at, blocking, lock);
+}
+
+/// The calling thread, for primitives that keep an [`Owner`] word (kept apart from
+/// [`acquired`] so that only they pay for the thread's key).
+#[inline]
+pub(crate) fn holder() -> Holder {
+    #[cfg(feature = "detect")]
+    return this_thread::key();
+    #[cfg(not(feature = "detect"))]
+    resource::NoHolder
 }
 
 /// The held-stack entry of a hold of `meta` with `access`, acquired at `at`.
 #[cfg(feature = "detect")]
 #[inline]
 fn held(
-    t: &this_thread::ThreadState,
+    t: &this_thread::HotState,
     meta: &ResourceMeta,
     access: Access,
     at: &'static Location<'static>,
@@ -158,7 +161,7 @@ fn held(
 #[inline]
 pub(crate) fn holding(meta: &ResourceMeta, access: Access, at: &'static Location<'static>) {
     #[cfg(feature = "detect")]
-    this_thread::with(|t| t.push(held(t, meta, access, at), false));
+    this_thread::hot(|h| h.push(held(h, meta, access, at), false));
     #[cfg(not(feature = "detect"))]
     let _ = (meta, access, at);
 }
@@ -197,7 +200,7 @@ pub(crate) fn is_relocking(at: &Location<'_>) -> bool {
 pub(crate) fn released(meta: &ResourceMeta, access: Access) {
     #[cfg(feature = "detect")]
     if let Some(id) = meta.id() {
-        if this_thread::with(|t| t.pop(id, access)) == Some(Some(true)) {
+        if this_thread::hot(|h| h.pop(id, access)) == Some(Some(true)) {
             meta.mark_ordered();
         }
     }
@@ -207,20 +210,13 @@ pub(crate) fn released(meta: &ResourceMeta, access: Access) {
 
 /// Records that this thread's hold of `meta` changed from `from` to `to` (downgrade, upgrade).
 #[inline]
-pub(crate) fn changed(meta: &ResourceMeta, from: Access, to: Access) -> Holder {
+pub(crate) fn changed(meta: &ResourceMeta, from: Access, to: Access) {
     #[cfg(feature = "detect")]
-    {
-        let id = meta.id()?;
-        this_thread::with(|t| {
-            t.change(id, from, to);
-            t.key()
-        })
+    if let Some(id) = meta.id() {
+        this_thread::hot(|h| h.change(id, from, to));
     }
     #[cfg(not(feature = "detect"))]
-    {
-        let _ = (meta, from, to);
-        resource::NoHolder
-    }
+    let _ = (meta, from, to);
 }
 
 /// Blocks in `lock` for `access` to `meta`, first reporting a deadlock if this wait closes
@@ -237,7 +233,7 @@ pub(crate) fn wait(
 ) -> bool {
     #[cfg(feature = "detect")]
     {
-        let Some(id) = this_thread::with(|t| meta.id_or(|| t.next_id())) else {
+        let Some(id) = this_thread::hot(|h| meta.id_or(|| h.next_id())) else {
             return lock.block(deadline);
         };
         let resource = this_thread::ResourceRef {
@@ -259,7 +255,7 @@ mod tests {
     use crate::{Mutex, RwLock};
 
     fn last_held_site() -> (&'static str, u32) {
-        let held = super::this_thread::with(|t| t.holds())
+        let held = super::this_thread::hot(|h| h.holds())
             .expect("thread state")
             .pop()
             .expect("something held");
@@ -285,7 +281,7 @@ mod tests {
     #[test]
     fn releases_pop_the_held_stack_in_any_order() {
         let (a, b) = (Mutex::new(()), Mutex::new(()));
-        let depth = || super::this_thread::with(|t| t.holds().len()).unwrap();
+        let depth = || super::this_thread::hot(|h| h.holds().len()).unwrap();
         let before = depth();
         let (ga, gb) = (a.lock(), b.lock());
         assert_eq!(depth(), before + 2);

@@ -20,8 +20,10 @@ pub(super) fn record_edges(
 ) {
     let strict = crate::policy::strict_lock_order();
     let name = crate::facade::thread::current().name().map(str::to_owned);
+    let Some(held) = this_thread::hot(this_thread::HotState::holds) else {
+        return;
+    };
     let Some(Some((witnesses, me, top))) = this_thread::with(|t| {
-        let held = t.holds();
         let (top, before) = held.split_last()?;
         let stamp = t.stamp();
         let nodes: Vec<Node> = before
@@ -58,11 +60,11 @@ pub(super) fn record_edges(
         return;
     };
     let report = lock_order::record(witnesses, strict, me);
-    this_thread::with(|t| t.edges_recorded());
+    this_thread::hot(this_thread::HotState::edges_recorded);
     meta.mark_ordered();
     if let Some(report) = report {
         crate::policy::inversion_found(&report, super::is_relocking(at), || {
-            this_thread::with(|t| t.pop(top.resource.id, top.access));
+            this_thread::hot(|h| h.pop(top.resource.id, top.access));
             // SAFETY: `lock` has just acquired on this thread (we are inside `acquired`), and
             // this is the only undo of that acquisition: the thread unwinds right after.
             unsafe { lock.release() }

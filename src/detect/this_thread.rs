@@ -1,11 +1,17 @@
-//! The detector's per-thread state: the thread's key, its block of resource ids, and its
-//! held stack (what it holds, how, and where it acquired it).
+//! The detector's per-thread state, in two halves:
 //!
-//! The uncontended path touches only this state and the lock's own words: no global lock,
-//! counter or shared cache line. The held stack is the one source of truth for what a thread
-//! holds; it is published into the wait-for graph only when the thread is about to block
-//! (`detect::wait`), and a blocked thread cannot release anything, so the published copy stays
-//! exact for as long as it is in the graph.
+//! - [`HotState`], what every acquisition and release touches: the held stack (what the thread
+//!   holds, how, and where it acquired it), the lock-order edges it has recorded, its block of
+//!   resource ids. A thread-local without a destructor, so that reaching it is one offset from
+//!   the thread pointer, with no "is its destructor registered yet" test on the fast path.
+//! - [`ThreadState`], the rest: the thread's key, world and clock, and the destructor that
+//!   takes the thread out of the detector when it exits and frees the held stack's memory.
+//!
+//! The uncontended path touches only `HotState` and the lock's own words: no global lock,
+//! counter or shared cache line, not even the thread's key. The held stack is the one source of
+//! truth for what a thread holds; it is published into the wait-for graph only when the thread
+//! is about to block (`detect::wait`), and a blocked thread cannot release anything, so the
+//! published copy stays exact for as long as it is in the graph.
 
 use super::detector;
 use super::edge_cache::EdgeCache;
@@ -14,6 +20,7 @@ use super::threads::WorldId;
 use super::vector_clock::{Stamp, VectorClock};
 use crate::report::{Access, ResourceKind};
 use std::cell::{Cell, RefCell, UnsafeCell};
+use std::mem::ManuallyDrop;
 use std::panic::Location;
 use std::sync::Arc;
 
@@ -36,19 +43,29 @@ pub(crate) struct ResourceRef {
     pub(crate) created_at: &'static Location<'static>,
 }
 
+/// What every acquisition and release touches (see the module's documentation).
+pub(crate) struct HotState {
+    /// The held stack. Touched on every acquisition and release, so it is an `UnsafeCell`
+    /// rather than a `RefCell`: only the methods below reach it, each through
+    /// [`HotState::stack`] for its own duration, and none of them calls out (no user code, no
+    /// detector, no other method of this state) while it holds the reference.
+    ///
+    /// `ManuallyDrop` keeps the thread-local free of drop glue; [`ThreadState`]'s destructor
+    /// frees the memory, and [`HotState::push`] registers that destructor before the stack
+    /// first allocates.
+    held: UnsafeCell<ManuallyDrop<Vec<Held>>>,
+    /// Lock-order edges this thread has recorded already (same discipline as `held`).
+    edges: UnsafeCell<EdgeCache>,
+    ids: Cell<IdBlock>,
+}
+
+/// The rest of a thread's state (see the module's documentation).
 pub(crate) struct ThreadState {
-    /// Assigned on the thread's first use of the detector, which also makes it known.
+    /// Assigned on the thread's first use of the detector beyond plain holding (blocking,
+    /// spawning, a lock-order edge, an `RwLock` write), which also makes it known.
     key: Cell<Option<ThreadKey>>,
     /// The world the thread belongs to (see `threads.rs`).
     world: Cell<WorldId>,
-    ids: Cell<IdBlock>,
-    /// The held stack. Touched on every acquisition and release, so it is an `UnsafeCell`
-    /// rather than a `RefCell`: only the methods below reach it, each through
-    /// [`ThreadState::stack`] for its own duration, and none of them calls out (no user code,
-    /// no detector, no other `ThreadState` method) while it holds the reference.
-    held: UnsafeCell<Vec<Held>>,
-    /// Lock-order edges this thread has recorded already (same discipline as `held`).
-    edges: UnsafeCell<EdgeCache>,
     /// This thread's vector clock (spawns and joins); `None` until first needed.
     clock: RefCell<Option<Arc<VectorClock>>>,
     /// The thread is re-locking a lock a live guard owns (`detect::relocking`).
@@ -56,13 +73,20 @@ pub(crate) struct ThreadState {
 }
 
 crate::facade::per_thread! {
+    static HOT: HotState = const {
+        HotState {
+            held: UnsafeCell::new(ManuallyDrop::new(Vec::new())),
+            edges: UnsafeCell::new(EdgeCache::new()),
+            ids: Cell::new(IdBlock::empty()),
+        }
+    };
+}
+
+crate::facade::per_thread! {
     static STATE: ThreadState = const {
         ThreadState {
             key: Cell::new(None),
             world: Cell::new(WorldId::PROGRAM),
-            ids: Cell::new(IdBlock::empty()),
-            held: UnsafeCell::new(Vec::new()),
-            edges: UnsafeCell::new(EdgeCache::new()),
             clock: RefCell::new(None),
             relocking: Cell::new(false),
         }
@@ -71,6 +95,7 @@ crate::facade::per_thread! {
 
 impl Drop for ThreadState {
     fn drop(&mut self) {
+        hot(HotState::free);
         // Under loom the detector's state lives and dies with each model execution, and the
         // last thread-locals are dropped after it: there is nothing left to leave.
         if cfg!(loom) {
@@ -84,8 +109,14 @@ impl Drop for ThreadState {
     }
 }
 
-/// Runs `f` on this thread's state; `None` while the thread is being torn down (a lock used
-/// from another thread-local's destructor is then simply not tracked).
+/// Runs `f` on this thread's hot state; `None` while the thread is being torn down (a lock
+/// used from another thread-local's destructor is then simply not tracked).
+#[inline]
+pub(crate) fn hot<R>(f: impl FnOnce(&HotState) -> R) -> Option<R> {
+    HOT.try_with(f).ok()
+}
+
+/// Runs `f` on the rest of this thread's state; `None` while the thread is being torn down.
 #[inline]
 pub(crate) fn with<R>(f: impl FnOnce(&ThreadState) -> R) -> Option<R> {
     STATE.try_with(f).ok()
@@ -93,7 +124,12 @@ pub(crate) fn with<R>(f: impl FnOnce(&ThreadState) -> R) -> Option<R> {
 
 /// A fresh resource id from this thread's block (a global one during teardown).
 pub(crate) fn next_resource_id() -> ResourceId {
-    with(ThreadState::next_id).unwrap_or_else(|| IdBlock::empty().take())
+    hot(HotState::next_id).unwrap_or_else(|| IdBlock::empty().take())
+}
+
+/// This thread's key, making the thread known on first use; `None` during teardown.
+pub(crate) fn key() -> Option<ThreadKey> {
+    with(ThreadState::key)
 }
 
 impl ThreadState {
@@ -135,82 +171,6 @@ impl ThreadState {
         detector::lock().threads.move_to(key, world);
     }
 
-    pub(crate) fn next_id(&self) -> ResourceId {
-        let mut ids = self.ids.get();
-        let id = ids.take();
-        self.ids.set(ids);
-        id
-    }
-
-    /// The held stack and the edge cache, for the calling method's own use.
-    ///
-    /// # Safety
-    ///
-    /// The caller must not hold another reference from this function, and must not call out
-    /// (anything that could reach this thread's state again) while it uses these.
-    #[inline]
-    #[allow(clippy::mut_from_ref)]
-    unsafe fn stack(&self) -> (&mut Vec<Held>, &mut EdgeCache) {
-        // SAFETY: `ThreadState` lives in a thread-local, so only this thread reaches it; the
-        // caller's contract rules out a second, overlapping reference on this thread.
-        unsafe { (&mut *self.held.get(), &mut *self.edges.get()) }
-    }
-
-    /// Pushes `held`; with `check_edges`, first says whether that records a lock-order edge
-    /// this thread has not recorded before (one cache probe per held lock: no allocation, no
-    /// global lock).
-    #[inline]
-    pub(crate) fn push(&self, held: Held, check_edges: bool) -> bool {
-        // SAFETY: the only reference here, and nothing below calls out.
-        let (stack, edges) = unsafe { self.stack() };
-        let new_edge = check_edges && !stack.is_empty() && {
-            let id = held.resource.id;
-            stack
-                .iter()
-                .any(|h| h.resource.id != id && !edges.contains(h.resource.id, id))
-        };
-        stack.push(held);
-        new_edge
-    }
-
-    /// Forgets the most recent hold of `id` with `access`; returns whether that hold had made
-    /// the lock a node of the lock-order graph, or `None` if there was no such hold (a lock
-    /// released by a thread that did not acquire it, through the unsafe raw API).
-    #[inline]
-    pub(crate) fn pop(&self, id: ResourceId, access: Access) -> Option<bool> {
-        // SAFETY: the only reference here, and nothing below calls out.
-        let (held, _) = unsafe { self.stack() };
-        match held.last() {
-            Some(last) if last.resource.id == id && last.access == access => {
-                let ordered = last.ordered;
-                held.pop();
-                Some(ordered)
-            }
-            _ => {
-                let index = held
-                    .iter()
-                    .rposition(|h| h.resource.id == id && h.access == access)?;
-                Some(held.remove(index).ordered)
-            }
-        }
-    }
-
-    /// Remembers the edges from every held lock to the top of the stack as recorded, and
-    /// marks every hold involved as a node of the lock-order graph.
-    pub(crate) fn edges_recorded(&self) {
-        // SAFETY: the only reference here, and nothing below calls out.
-        let (held, edges) = unsafe { self.stack() };
-        let Some(top) = held.last().map(|h| h.resource.id) else {
-            return;
-        };
-        for h in held.iter_mut() {
-            if h.resource.id != top {
-                edges.insert(h.resource.id, top);
-            }
-            h.ordered = true;
-        }
-    }
-
     /// This thread's current stamp, for a lock-order witness.
     pub(crate) fn stamp(&self) -> Stamp {
         let key = self.key();
@@ -244,6 +204,97 @@ impl ThreadState {
         next.tick(key);
         *self.clock.borrow_mut() = Some(Arc::new(next));
     }
+}
+
+impl HotState {
+    pub(crate) fn next_id(&self) -> ResourceId {
+        let mut ids = self.ids.get();
+        let id = ids.take();
+        self.ids.set(ids);
+        id
+    }
+
+    /// The held stack and the edge cache, for the calling method's own use.
+    ///
+    /// # Safety
+    ///
+    /// The caller must not hold another reference from this function, and must not call out
+    /// (anything that could reach this thread's state again) while it uses these.
+    #[inline]
+    #[allow(clippy::mut_from_ref)]
+    unsafe fn stack(&self) -> (&mut Vec<Held>, &mut EdgeCache) {
+        // SAFETY: `HotState` lives in a thread-local, so only this thread reaches it; the
+        // caller's contract rules out a second, overlapping reference on this thread.
+        unsafe { (&mut *self.held.get(), &mut *self.edges.get()) }
+    }
+
+    /// Whether the held stack may allocate: only once `ThreadState`'s destructor, which frees
+    /// it, is registered (it is not while the thread is being torn down).
+    #[cold]
+    fn may_allocate() -> bool {
+        with(|_| ()).is_some()
+    }
+
+    /// Frees the held stack's memory (the thread is exiting: see [`HotState::held`]).
+    fn free(&self) {
+        // SAFETY: the only reference here; dropping `Held`s runs no code.
+        let (held, _) = unsafe { self.stack() };
+        drop(std::mem::take(held));
+    }
+
+    /// Pushes `held`; with `check_edges`, first says whether that records a lock-order edge
+    /// this thread has not recorded before (one cache probe per held lock: no allocation, no
+    /// global lock). During teardown a hold that would need memory is not recorded.
+    #[inline]
+    pub(crate) fn push(&self, held: Held, check_edges: bool) -> bool {
+        // SAFETY: the only reference here, and nothing below calls out but `may_allocate`,
+        // which reaches `ThreadState` only.
+        let (stack, edges) = unsafe { self.stack() };
+        if stack.len() == stack.capacity() && !Self::may_allocate() {
+            return false; // the thread is being torn down: the hold goes untracked
+        }
+        let new_edge = check_edges && !stack.is_empty() && {
+            let id = held.resource.id;
+            stack
+                .iter()
+                .any(|h| h.resource.id != id && !edges.contains(h.resource.id, id))
+        };
+        stack.push(held);
+        new_edge
+    }
+
+    /// Forgets the most recent hold of `id` with `access`; returns whether that hold had made
+    /// the lock a node of the lock-order graph, or `None` if there was no such hold (a lock
+    /// released by a thread that did not acquire it, through the unsafe raw API).
+    #[inline]
+    pub(crate) fn pop(&self, id: ResourceId, access: Access) -> Option<bool> {
+        // SAFETY: the only reference here, and nothing below calls out.
+        let (held, _) = unsafe { self.stack() };
+        match held.last() {
+            Some(last) if last.resource.id == id && last.access == access => {
+                let ordered = last.ordered;
+                held.pop();
+                Some(ordered)
+            }
+            _ => pop_out_of_order(held, id, access),
+        }
+    }
+
+    /// Remembers the edges from every held lock to the top of the stack as recorded, and
+    /// marks every hold involved as a node of the lock-order graph.
+    pub(crate) fn edges_recorded(&self) {
+        // SAFETY: the only reference here, and nothing below calls out.
+        let (held, edges) = unsafe { self.stack() };
+        let Some(top) = held.last().map(|h| h.resource.id) else {
+            return;
+        };
+        for h in held.iter_mut() {
+            if h.resource.id != top {
+                edges.insert(h.resource.id, top);
+            }
+            h.ordered = true;
+        }
+    }
 
     /// Changes the access of the most recent hold of `id` from `from` to `to` (downgrade,
     /// upgrade), keeping its place and site.
@@ -265,4 +316,13 @@ impl ThreadState {
         let (held, _) = unsafe { self.stack() };
         held.clone()
     }
+}
+
+/// [`HotState::pop`] of a hold that is not the most recent one (releases out of order).
+#[cold]
+fn pop_out_of_order(held: &mut Vec<Held>, id: ResourceId, access: Access) -> Option<bool> {
+    let index = held
+        .iter()
+        .rposition(|h| h.resource.id == id && h.access == access)?;
+    Some(held.remove(index).ordered)
 }

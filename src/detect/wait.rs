@@ -121,7 +121,8 @@ pub(super) struct Registrant {
 impl Registrant {
     /// This thread, or `None` while it is being torn down.
     pub(super) fn current() -> Option<Registrant> {
-        let (key, holds, world) = this_thread::with(|t| (t.key(), t.holds(), t.world()))?;
+        let (key, world) = this_thread::with(|t| (t.key(), t.world()))?;
+        let holds = this_thread::hot(this_thread::HotState::holds)?;
         let name = crate::facade::thread::current().name().map(str::to_owned);
         Some(Registrant {
             key,

@@ -111,20 +111,12 @@ impl RawRwLock {
         let undo = Request { lock: self, mode };
         match mode {
             Mode::Exclusive => {
-                self.owner.set(detect::acquired(
-                    &self.meta,
-                    Access::Exclusive,
-                    at,
-                    blocking,
-                    &undo,
-                ));
+                detect::acquired(&self.meta, Access::Exclusive, at, blocking, &undo);
+                self.owner.set(detect::holder());
             }
             Mode::Upgrade => {
-                self.owner.set(detect::changed(
-                    &self.meta,
-                    Access::Upgradable,
-                    Access::Exclusive,
-                ));
+                detect::changed(&self.meta, Access::Upgradable, Access::Exclusive);
+                self.owner.set(detect::holder());
             }
             // A recursive read is held like any read, and released by `unlock_shared`.
             Mode::Shared | Mode::SharedRecursive => {
