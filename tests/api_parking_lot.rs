@@ -443,6 +443,47 @@ macro_rules! parking_lot_usage {
                 assert!(re.try_lock_until(deadline).is_some());
             }
 
+            /// `ReentrantMutex` guards: `bump`, `unlocked_fair`, `try_map_or_err`, and
+            /// `unlock_fair` on a mapped guard.
+            #[test]
+            fn reentrant_mutex_fair_and_fallible_guards() {
+                let _watchdog = watchdog("reentrant_mutex_fair_and_fallible_guards");
+                let re = Arc::new(ReentrantMutex::new((Cell::new(0u32), 5u8)));
+                let mut outer = re.lock();
+                // The only level: `bump` lets others in and takes the lock back.
+                ReentrantMutexGuard::bump(&mut outer);
+                assert!(re.is_owned_by_current_thread());
+                // Two levels: `bump` cannot release, and does nothing.
+                let mut inner = re.lock();
+                ReentrantMutexGuard::bump(&mut inner);
+                assert!(re.is_owned_by_current_thread());
+                drop(inner);
+                let seen = ReentrantMutexGuard::unlocked_fair(&mut outer, || {
+                    assert!(!re.is_locked());
+                    let re = re.clone();
+                    join_quietly(vec![spawn("reentrant-fair-visitor", move || {
+                        let g = re.lock();
+                        g.0.set(g.0.get() + 1);
+                        g.0.get()
+                    })])
+                });
+                assert_eq!(seen, vec![1]);
+                assert!(re.is_owned_by_current_thread());
+                let refused =
+                    ReentrantMutexGuard::try_map_or_err(outer, |_| Err::<&u8, _>("no part"));
+                let (outer, error) = refused.map(|_| ()).expect_err("Err keeps the guard");
+                assert_eq!(error, "no part");
+                assert_eq!(outer.0.get(), 1, "the returned guard still reads the data");
+                let byte = ReentrantMutexGuard::try_map_or_err(outer, |pair| Ok::<_, ()>(&pair.1));
+                let byte = byte.map_err(|_| ()).expect("Ok maps");
+                assert_eq!(*byte, 5);
+                let same = MappedReentrantMutexGuard::try_map_or_err(byte, |b| Ok::<_, ()>(b));
+                let same = same.map_err(|_| ()).expect("Ok maps");
+                assert!(re.is_owned_by_current_thread());
+                MappedReentrantMutexGuard::unlock_fair(same);
+                assert!(!re.is_locked());
+            }
+
             /// `Condvar::wait`/`wait_while`/`wait_for`/`notify_*` with the flavour's mutex.
             #[test]
             fn condvar_with_the_mutex() {
@@ -629,28 +670,13 @@ mod impasse_only {
         assert!(back.is_locked());
         drop(g);
 
-        // No `FairMutex`, no `const_mutex`/`const_rwlock`/`const_reentrant_mutex`, no
-        // `Mutex::const_new`, no `lock_api` re-export:
-        //     impasse::const_mutex(0u8);
-        //     error[E0425]: cannot find function `const_mutex` in crate `impasse`
+        // No `FairMutex`, no `Mutex::const_new` (`new` is `const`, and `const_mutex` &
+        // co. exist):
         //     impasse::FairMutex::new(0u8);
         //     error[E0433]: cannot find `FairMutex` in `impasse`
-        let _ = (
-            parking_lot::FairMutex::new(0u8),
-            parking_lot::const_mutex(0u8),
-        );
-
-        // `ReentrantMutexGuard::{bump, unlocked_fair, try_map_or_err}` and
-        // `MappedReentrantMutexGuard::unlock_fair` are missing:
-        //     impasse::ReentrantMutexGuard::bump(&mut g);
-        //     error[E0599]: no function or associated item named `bump` found for struct
-        //     `ReentrantMutexGuard`
         // and, behind parking_lot's `arc_lock` feature, `lock_arc` & co. (`ArcMutexGuard`):
         //     error[E0599]: no method named `lock_arc` found for struct `Arc<impasse::Mutex<u8>>`
-        let re = parking_lot::ReentrantMutex::new(0u8);
-        let mut g = re.lock();
-        parking_lot::ReentrantMutexGuard::bump(&mut g);
-        parking_lot::ReentrantMutexGuard::unlocked_fair(&mut g, || ());
-        drop(g);
+        let fair = parking_lot::FairMutex::new(0u8);
+        assert_eq!(*fair.lock(), 0);
     }
 }

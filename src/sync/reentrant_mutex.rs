@@ -6,7 +6,7 @@
 //! counts. To the detector the lock is held once, from the first lock to the last unlock.
 
 use super::raw_mutex::RawMutex;
-use crate::detect::ResourceMeta;
+use crate::detect::{self, ResourceMeta};
 use crate::facade::plain::{AtomicUsize, Ordering};
 use crate::facade::thread::current_id;
 use crate::report::ResourceKind;
@@ -116,6 +116,24 @@ impl RawReentrantMutex {
                     self.mutex.unlock();
                 }
             }
+        }
+    }
+
+    /// Hands the mutex to a waiting thread and takes it back, if the caller holds only one
+    /// level of it (with more levels the mutex cannot be released, so nothing happens), as
+    /// parking_lot's `bump` does.
+    ///
+    /// # Safety
+    ///
+    /// The current thread must own the mutex.
+    #[track_caller]
+    unsafe fn bump(&self) {
+        if self.count.get() == 1 {
+            let me = self.owner.load(Ordering::Relaxed);
+            self.owner.store(0, Ordering::Relaxed);
+            // SAFETY: the owner (the caller) holds the inner mutex; `bump` takes it again.
+            unsafe { self.mutex.bump() };
+            self.owner.store(me, Ordering::Relaxed);
         }
     }
 
@@ -370,17 +388,7 @@ impl<'a, T: ?Sized> ReentrantMutexGuard<'a, T> {
     where
         F: FnOnce(&T) -> Option<&U>,
     {
-        let raw = &s.remutex.raw;
-        let data = match f(&*s) {
-            Some(data) => data as *const U,
-            None => return Err(s),
-        };
-        std::mem::forget(s);
-        Ok(MappedReentrantMutexGuard {
-            raw,
-            data,
-            marker: PhantomData,
-        })
+        Self::try_map_or_err(s, |data| f(data).ok_or(())).map_err(|(s, ())| s)
     }
 
     /// Unlocks for the duration of `f`, then locks again (also when `f` panics).
@@ -389,6 +397,45 @@ impl<'a, T: ?Sized> ReentrantMutexGuard<'a, T> {
         unsafe { s.remutex.raw.unlock(false) };
         let _relock = Relock(&s.remutex.raw);
         f()
+    }
+
+    /// Unlocks fairly for the duration of `f` (handing the mutex to a waiting thread if this
+    /// was the last level), then locks again (also when `f` panics).
+    pub fn unlocked_fair<F: FnOnce() -> U, U>(s: &mut Self, f: F) -> U {
+        // SAFETY: the guard holds one level of the lock; `Relock` takes it again.
+        unsafe { s.remutex.raw.unlock(true) };
+        let _relock = Relock(&s.remutex.raw);
+        f()
+    }
+
+    /// Lets a waiting thread take the mutex and then takes it back, if this guard holds the
+    /// only level of it; with more levels it does nothing.
+    #[track_caller]
+    pub fn bump(s: &mut Self) {
+        // SAFETY: the guard holds a level of the lock.
+        unsafe { s.remutex.raw.bump() }
+    }
+
+    /// A guard of a part of the data, or the original guard and `f`'s error.
+    #[inline]
+    pub fn try_map_or_err<U: ?Sized, F, E>(
+        s: Self,
+        f: F,
+    ) -> Result<MappedReentrantMutexGuard<'a, U>, (Self, E)>
+    where
+        F: FnOnce(&T) -> Result<&U, E>,
+    {
+        let raw = &s.remutex.raw;
+        let data = match f(&*s) {
+            Ok(data) => data as *const U,
+            Err(error) => return Err((s, error)),
+        };
+        std::mem::forget(s);
+        Ok(MappedReentrantMutexGuard {
+            raw,
+            data,
+            marker: PhantomData,
+        })
     }
 
     /// Unlocks fairly, handing the mutex to a waiting thread if this was the last level.
@@ -405,6 +452,9 @@ struct Relock<'a>(&'a RawReentrantMutex);
 
 impl Drop for Relock<'_> {
     fn drop(&mut self) {
+        // A report made while relocking must not unwind: the guard would then release a
+        // level the thread does not hold (see `detect::relocking`).
+        let _relocking = detect::relocking();
         self.0.lock();
     }
 }
@@ -474,10 +524,22 @@ impl<'a, T: ?Sized> MappedReentrantMutexGuard<'a, T> {
     where
         F: FnOnce(&T) -> Option<&U>,
     {
+        Self::try_map_or_err(s, |data| f(data).ok_or(())).map_err(|(s, ())| s)
+    }
+
+    /// A guard of a part of this part, or this guard and `f`'s error.
+    #[inline]
+    pub fn try_map_or_err<U: ?Sized, F, E>(
+        s: Self,
+        f: F,
+    ) -> Result<MappedReentrantMutexGuard<'a, U>, (Self, E)>
+    where
+        F: FnOnce(&T) -> Result<&U, E>,
+    {
         let raw = s.raw;
         let data = match f(&*s) {
-            Some(data) => data as *const U,
-            None => return Err(s),
+            Ok(data) => data as *const U,
+            Err(error) => return Err((s, error)),
         };
         std::mem::forget(s);
         Ok(MappedReentrantMutexGuard {
@@ -485,6 +547,14 @@ impl<'a, T: ?Sized> MappedReentrantMutexGuard<'a, T> {
             data,
             marker: PhantomData,
         })
+    }
+
+    /// Unlocks fairly, handing the mutex to a waiting thread if this was the last level.
+    pub fn unlock_fair(s: Self) {
+        let raw = s.raw;
+        std::mem::forget(s);
+        // SAFETY: the guard held one level of the lock and is gone.
+        unsafe { raw.unlock(true) }
     }
 }
 
