@@ -48,7 +48,9 @@ pub(crate) struct HotState {
     /// The held stack. Touched on every acquisition and release, so it is an `UnsafeCell`
     /// rather than a `RefCell`: only the methods below reach it, each through
     /// [`HotState::stack`] for its own duration, and none of them calls out (no user code, no
-    /// detector, no other method of this state) while it holds the reference.
+    /// detector, no other method of this state) while it holds the reference. The one call
+    /// out is to the global allocator when the stack grows: an allocator that itself takes
+    /// impasse locks is not supported (docs/concepts.md).
     ///
     /// `ManuallyDrop` keeps the thread-local free of drop glue; [`ThreadState`]'s destructor
     /// frees the memory, and [`HotState::push`] registers that destructor before the stack
@@ -109,8 +111,9 @@ impl Drop for ThreadState {
     }
 }
 
-/// Runs `f` on this thread's hot state; `None` while the thread is being torn down (a lock
-/// used from another thread-local's destructor is then simply not tracked).
+/// Runs `f` on this thread's hot state. Without a destructor it outlives the thread's other
+/// thread-locals, so it is there even while the thread is torn down (only loom's thread-locals
+/// can be gone, hence the `Option`); [`HotState::push`] keeps such a thread from allocating.
 #[inline]
 pub(crate) fn hot<R>(f: impl FnOnce(&HotState) -> R) -> Option<R> {
     HOT.try_with(f).ok()
