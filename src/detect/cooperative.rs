@@ -91,7 +91,7 @@ mod imp {
     impl ThreadToken {
         /// The calling thread (which thereby becomes known to the detector).
         pub(crate) fn current() -> ThreadToken {
-            ThreadToken(this_thread::with(|t| t.key()))
+            ThreadToken(this_thread::key())
         }
     }
 

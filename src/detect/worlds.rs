@@ -77,7 +77,7 @@ mod imp {
     }
 
     pub(super) fn open_world(name: &str) -> WorldToken {
-        let Some(key) = this_thread::with(|t| t.key()) else {
+        let Some(key) = this_thread::key() else {
             return WorldToken(WorldId::PROGRAM);
         };
         let id = detector::lock().threads.open_world(name.to_owned(), key);

@@ -13,6 +13,7 @@ use crate::report::ResourceKind;
 use lock_api::{RawMutex as _, RawMutexFair as _, RawMutexTimed as _};
 use std::borrow::Cow;
 use std::cell::{Cell, UnsafeCell};
+use std::convert::Infallible;
 use std::fmt;
 use std::marker::PhantomData;
 use std::ops::Deref;
@@ -117,6 +118,16 @@ impl RawReentrantMutex {
                 }
             }
         }
+    }
+
+    /// Releases one level of the lock (`fair`ly or not) for the duration of `f`, then takes it
+    /// again, also when `f` panics. The caller holds a level through a live guard (which is
+    /// why this is safe to call: the guard's `&mut` proves it).
+    fn unlocked<U>(&self, fair: bool, f: impl FnOnce() -> U) -> U {
+        // SAFETY: the caller's guard holds one level of the lock; `Relock` takes it again.
+        unsafe { self.unlock(fair) };
+        let _relock = Relock(self);
+        f()
     }
 
     /// Hands the mutex to a waiting thread and takes it back, if the caller holds only one
@@ -373,12 +384,9 @@ impl<'a, T: ?Sized> ReentrantMutexGuard<'a, T> {
         F: FnOnce(&T) -> &U,
     {
         let raw = &s.remutex.raw;
-        let data = f(&*s) as *const U;
-        std::mem::forget(s);
-        MappedReentrantMutexGuard {
-            raw,
-            data,
-            marker: PhantomData,
+        match project(raw, s, |data| Ok::<_, Infallible>(f(data))) {
+            Ok(part) => part,
+            Err((_, never)) => match never {},
         }
     }
 
@@ -393,19 +401,13 @@ impl<'a, T: ?Sized> ReentrantMutexGuard<'a, T> {
 
     /// Unlocks for the duration of `f`, then locks again (also when `f` panics).
     pub fn unlocked<F: FnOnce() -> U, U>(s: &mut Self, f: F) -> U {
-        // SAFETY: the guard holds one level of the lock; `Relock` takes it again.
-        unsafe { s.remutex.raw.unlock(false) };
-        let _relock = Relock(&s.remutex.raw);
-        f()
+        s.remutex.raw.unlocked(false, f)
     }
 
     /// Unlocks fairly for the duration of `f` (handing the mutex to a waiting thread if this
     /// was the last level), then locks again (also when `f` panics).
     pub fn unlocked_fair<F: FnOnce() -> U, U>(s: &mut Self, f: F) -> U {
-        // SAFETY: the guard holds one level of the lock; `Relock` takes it again.
-        unsafe { s.remutex.raw.unlock(true) };
-        let _relock = Relock(&s.remutex.raw);
-        f()
+        s.remutex.raw.unlocked(true, f)
     }
 
     /// Lets a waiting thread take the mutex and then takes it back, if this guard holds the
@@ -426,16 +428,7 @@ impl<'a, T: ?Sized> ReentrantMutexGuard<'a, T> {
         F: FnOnce(&T) -> Result<&U, E>,
     {
         let raw = &s.remutex.raw;
-        let data = match f(&*s) {
-            Ok(data) => data as *const U,
-            Err(error) => return Err((s, error)),
-        };
-        std::mem::forget(s);
-        Ok(MappedReentrantMutexGuard {
-            raw,
-            data,
-            marker: PhantomData,
-        })
+        project(raw, s, f)
     }
 
     /// Unlocks fairly, handing the mutex to a waiting thread if this was the last level.
@@ -508,13 +501,9 @@ impl<'a, T: ?Sized> MappedReentrantMutexGuard<'a, T> {
     where
         F: FnOnce(&T) -> &U,
     {
-        let raw = s.raw;
-        let data = f(&*s) as *const U;
-        std::mem::forget(s);
-        MappedReentrantMutexGuard {
-            raw,
-            data,
-            marker: PhantomData,
+        match project(s.raw, s, |data| Ok::<_, Infallible>(f(data))) {
+            Ok(part) => part,
+            Err((_, never)) => match never {},
         }
     }
 
@@ -536,17 +525,7 @@ impl<'a, T: ?Sized> MappedReentrantMutexGuard<'a, T> {
     where
         F: FnOnce(&T) -> Result<&U, E>,
     {
-        let raw = s.raw;
-        let data = match f(&*s) {
-            Ok(data) => data as *const U,
-            Err(error) => return Err((s, error)),
-        };
-        std::mem::forget(s);
-        Ok(MappedReentrantMutexGuard {
-            raw,
-            data,
-            marker: PhantomData,
-        })
+        project(s.raw, s, f)
     }
 
     /// Unlocks fairly, handing the mutex to a waiting thread if this was the last level.
@@ -580,6 +559,31 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for MappedReentrantMutexGuard<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(&**self, f)
     }
+}
+
+/// The part of `guard`'s data that `f` picks, as a mapped guard of the same level of `raw`, or
+/// `guard` back with `f`'s error. Shared by the two guard types' `map`s and `try_map`s.
+fn project<'a, G, T, U, E>(
+    raw: &'a RawReentrantMutex,
+    guard: G,
+    f: impl FnOnce(&T) -> Result<&U, E>,
+) -> Result<MappedReentrantMutexGuard<'a, U>, (G, E)>
+where
+    G: Deref<Target = T>,
+    T: ?Sized,
+    U: ?Sized,
+{
+    let data = match f(&*guard) {
+        Ok(data) => data as *const U,
+        Err(error) => return Err((guard, error)),
+    };
+    // The level `guard` holds passes to the mapped guard, which releases it on drop.
+    std::mem::forget(guard);
+    Ok(MappedReentrantMutexGuard {
+        raw,
+        data,
+        marker: PhantomData,
+    })
 }
 
 /// Creates a new ReentrantMutex in a `const` context, as parking_lot's `const_reentrant_mutex` (the same as
