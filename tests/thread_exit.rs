@@ -9,6 +9,7 @@
 use impasse::{Mutex, RwLock};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, Ordering};
+use std::sync::Arc;
 use std::thread;
 
 /// The system allocator, counting the bytes it has handed out and not yet taken back.
@@ -37,27 +38,38 @@ static ALLOCATOR: Counting = Counting;
 
 /// Runs `threads` threads one after the other; each takes every lock once, one at a time (no
 /// nesting, so no lock-order edge is recorded anywhere), and exits.
-fn lock_in_threads(mutexes: &[Mutex<u64>], rwlocks: &[RwLock<u64>], threads: usize) {
+///
+/// Each thread is joined with `JoinHandle::join`, which returns once the thread has exited,
+/// its thread-local destructors (which free the held stack) included. A `thread::scope` would
+/// not do: it returns as soon as the closures have returned, while the threads may still be
+/// running those destructors, so under load the measurement would count memory that a thread
+/// still in its exit is about to free.
+fn lock_in_threads(
+    mutexes: &Arc<Vec<Mutex<u64>>>,
+    rwlocks: &Arc<Vec<RwLock<u64>>>,
+    threads: usize,
+) {
     for _ in 0..threads {
-        thread::scope(|s| {
-            s.spawn(|| {
-                for m in mutexes {
-                    *m.lock() += 1;
-                }
-                for r in rwlocks {
-                    *r.write() += 1;
-                    assert!(*r.read() > 0);
-                }
-            });
-        });
+        let (mutexes, rwlocks) = (Arc::clone(mutexes), Arc::clone(rwlocks));
+        thread::spawn(move || {
+            for m in mutexes.iter() {
+                *m.lock() += 1;
+            }
+            for r in rwlocks.iter() {
+                *r.write() += 1;
+                assert!(*r.read() > 0);
+            }
+        })
+        .join()
+        .expect("the thread ran");
     }
 }
 
 #[test]
 fn threads_that_held_locks_leave_no_memory_behind() {
     const THREADS: usize = 300;
-    let mutexes: Vec<Mutex<u64>> = (0..4).map(|_| Mutex::new(0)).collect();
-    let rwlocks: Vec<RwLock<u64>> = (0..4).map(|_| RwLock::new(0)).collect();
+    let mutexes: Arc<Vec<Mutex<u64>>> = Arc::new((0..4).map(|_| Mutex::new(0)).collect());
+    let rwlocks: Arc<Vec<RwLock<u64>>> = Arc::new((0..4).map(|_| RwLock::new(0)).collect());
     // Warm-up: whatever is created once per process (the detector's tables) exists after it.
     lock_in_threads(&mutexes, &rwlocks, 8);
 
