@@ -14,7 +14,7 @@
 //! ```
 
 use crate::facade::plain::{AtomicU8, Ordering};
-use crate::report::Report;
+use crate::report::{stderr, Report};
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -35,8 +35,16 @@ pub enum Action {
     /// Say nothing and block as the program asked (the report file still gets the report).
     Ignore,
     /// Call this function with the report, then block as the program asked. A panic in the
-    /// function unwinds out of the blocking call, like [`Action::Panic`].
+    /// function unwinds out of the blocking call, like [`Action::Panic`] (or aborts the
+    /// process, where [`Action::Panic`] would: see its documentation).
     Callback(Arc<dyn Fn(&Report) + Send + Sync>),
+    /// Print the report to stderr at once, go on as the program asked, and fail at the end:
+    /// an `#[impasse::test]` in whose world it was found fails when its body returns, and the
+    /// process exits with status 66 however it ends otherwise (ThreadSanitizer's convention),
+    /// so a plain `#[test]` run or a program with a finding ends with a failing status. The
+    /// default for potential deadlocks: a correct program is never stopped at an acquisition
+    /// that did not deadlock, and the run still fails visibly.
+    Fail,
 }
 
 impl fmt::Debug for Action {
@@ -47,6 +55,7 @@ impl fmt::Debug for Action {
             Action::Report => "Report",
             Action::Ignore => "Ignore",
             Action::Callback(_) => "Callback(..)",
+            Action::Fail => "Fail",
         })
     }
 }
@@ -58,10 +67,11 @@ impl Action {
             "abort" => Ok(Action::Abort),
             "report" => Ok(Action::Report),
             "ignore" => Ok(Action::Ignore),
+            "fail" => Ok(Action::Fail),
             _ => Err(SettingsError {
                 variable,
                 value: value.to_owned(),
-                expected: "panic, abort, report or ignore",
+                expected: "panic, fail, report, abort or ignore",
             }),
         }
     }
@@ -72,14 +82,14 @@ impl Action {
 ///
 /// | variable | meaning | default |
 /// |---|---|---|
-/// | `IMPASSE_ON_DEADLOCK` | `panic`, `abort`, `report` or `ignore`: what a deadlock does | `panic` |
-/// | `IMPASSE_ON_INVERSION` | the same, for a potential deadlock (a lock-order inversion) | `panic` |
+/// | `IMPASSE_ON_DEADLOCK` | `panic`, `fail`, `report`, `abort` or `ignore`: what a deadlock does | `panic` |
+/// | `IMPASSE_ON_INVERSION` | the same, for a potential deadlock (a lock-order inversion) | `fail` |
 /// | `IMPASSE_LOCK_ORDER` | `instances` (precise) or `strict` (lock classes, lockdep's discipline) | `instances` |
 /// | `IMPASSE_REPORT` | a file to which every report is appended as one JSON line | none |
 ///
 /// Settings are process-wide: tests that install different settings should not run at the
 /// same time in one process.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Settings {
     on_deadlock: Action,
     on_inversion: Action,
@@ -87,9 +97,21 @@ pub struct Settings {
     report_file: Option<PathBuf>,
 }
 
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            on_deadlock: Action::Panic,
+            on_inversion: Action::Fail,
+            strict_lock_order: false,
+            report_file: None,
+        }
+    }
+}
+
 impl Settings {
-    /// The defaults: panic on a deadlock and on a potential one, lock order by instances, no
-    /// report file.
+    /// The defaults: a deadlock panics the thread whose wait closed it ([`Action::Panic`]),
+    /// a potential deadlock is reported and fails the run at its end ([`Action::Fail`]), lock
+    /// order by instances, no report file.
     pub fn new() -> Settings {
         Settings::default()
     }
@@ -200,7 +222,7 @@ fn env_var(variable: &'static str) -> Result<Option<String>, SettingsError> {
 /// turn a lock call into a panic of its own, so it is named on stderr and the defaults hold.
 fn from_env_or_warn() -> Settings {
     Settings::from_env().unwrap_or_else(|error| {
-        eprintln!("impasse: {error}; using the defaults");
+        stderr::write(&format!("impasse: {error}; using the defaults"));
         Settings::new()
     })
 }
@@ -245,72 +267,165 @@ pub(crate) fn deadlock_found(report: &Report, relocking: bool) {
     }
     match settings.on_deadlock {
         Action::Panic if crate::facade::thread::panicking() => {
-            eprintln!("{report}\nimpasse: the thread is already panicking; aborting");
-            std::process::abort();
+            abort_with(report, "the thread is already panicking; aborting")
         }
         Action::Panic if relocking => abort_relocking(report),
         Action::Panic => panic!("{report}"),
-        Action::Abort => {
-            eprintln!("{report}\nimpasse: aborting (IMPASSE_ON_DEADLOCK=abort)");
-            std::process::abort();
-        }
-        Action::Report => eprintln!("{report}"),
+        Action::Abort => abort_with(report, "aborting (IMPASSE_ON_DEADLOCK=abort)"),
+        Action::Fail => fail_at_exit(report),
+        Action::Report => stderr::write(&report.to_string()),
         Action::Ignore => {}
-        Action::Callback(callback) if relocking => {
-            let called =
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| callback(report)));
-            if called.is_err() {
-                abort_relocking(report);
-            }
-        }
-        Action::Callback(callback) => callback(report),
+        Action::Callback(callback) => call_back(&callback, report, relocking, || {}),
     }
-}
-
-/// The report could not unwind the thread: it was re-locking a lock a live guard owns (a
-/// condition variable's mutex after a wait, `MutexGuard::unlocked`, `bump`), and unwinding would
-/// release a lock the thread does not hold.
-#[cfg(feature = "detect")]
-fn abort_relocking(report: &Report) -> ! {
-    eprintln!(
-        "{report}\nimpasse: the thread was taking back a lock that a live guard owns (after a \
-         condition-variable wait, `unlocked` or `bump`); unwinding would release a lock it does \
-         not hold, so the process aborts"
-    );
-    std::process::abort()
 }
 
 /// Applies the current inversion action to `report`. `release` undoes the acquisition that
 /// closed the cycle; it runs before the thread unwinds, and not at all when the action lets
-/// the thread go on holding the lock.
+/// the thread go on holding the lock. `fails_test` is called for the actions that fail the
+/// test the finding was made in (the thread's world records it).
 #[cfg(feature = "detect")]
 #[track_caller]
-pub(crate) fn inversion_found(report: &Report, relocking: bool, release: impl FnOnce()) {
+pub(crate) fn inversion_found(
+    report: &Report,
+    relocking: bool,
+    fails_test: impl FnOnce(),
+    release: impl FnOnce(),
+) {
     let settings = Settings::current();
     if let Some(path) = &settings.report_file {
         append_json(path, report);
     }
+    if matches!(settings.on_inversion, Action::Fail | Action::Panic) {
+        fails_test();
+    }
     match settings.on_inversion {
-        Action::Panic if crate::facade::thread::panicking() => eprintln!("{report}"),
+        Action::Panic if crate::facade::thread::panicking() => stderr::write(&report.to_string()),
         Action::Panic if relocking => abort_relocking(report),
         Action::Panic => {
             release();
             panic!("{report}");
         }
-        Action::Abort => {
-            eprintln!("{report}\nimpasse: aborting (IMPASSE_ON_INVERSION=abort)");
-            std::process::abort();
-        }
-        Action::Report => eprintln!("{report}"),
+        Action::Abort => abort_with(report, "aborting (IMPASSE_ON_INVERSION=abort)"),
+        Action::Fail => fail_at_exit(report),
+        Action::Report => stderr::write(&report.to_string()),
         Action::Ignore => {}
-        Action::Callback(callback) => {
-            let called =
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| callback(report)));
-            if let Err(payload) = called {
-                release();
-                std::panic::resume_unwind(payload);
-            }
+        Action::Callback(callback) => call_back(&callback, report, relocking, release),
+    }
+}
+
+/// Calls a policy callback. A panic in it unwinds the thread, after `release`; or aborts the
+/// process where unwinding would release a lock a live guard owns (`relocking`).
+#[cfg(feature = "detect")]
+fn call_back(
+    callback: &Arc<dyn Fn(&Report) + Send + Sync>,
+    report: &Report,
+    relocking: bool,
+    release: impl FnOnce(),
+) {
+    let called = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| callback(report)));
+    if let Err(payload) = called {
+        if relocking {
+            abort_relocking(report);
         }
+        release();
+        std::panic::resume_unwind(payload);
+    }
+}
+
+/// Prints `report` and `why`, then aborts the process.
+#[cfg(feature = "detect")]
+fn abort_with(report: &Report, why: &str) -> ! {
+    stderr::write(&format!("{report}\nimpasse: {why}"));
+    std::process::abort()
+}
+
+/// The report could not unwind the thread: it was re-locking a lock a live guard owns (a
+/// condition variable's mutex after a wait, `MutexGuard::unlocked`, `bump`), and unwinding would
+/// release a lock it does not hold.
+#[cfg(feature = "detect")]
+fn abort_relocking(report: &Report) -> ! {
+    abort_with(
+        report,
+        "the thread was taking back a lock that a live guard owns (after a condition-variable \
+         wait, `unlocked` or `bump`); unwinding would release a lock it does not hold, so the \
+         process aborts",
+    )
+}
+
+/// [`Action::Fail`]: prints `report` now and makes the process's exit status 66.
+#[cfg(feature = "detect")]
+fn fail_at_exit(report: &Report) {
+    stderr::write(&report.to_string());
+    exit_status::failed(report.kind);
+}
+
+/// The exit status of a process in which an [`Action::Fail`] finding was made: whatever the
+/// program exits with (`main` returning, `std::process::exit`, libtest's summary), a handler
+/// registered with the C library's `atexit` runs last, names the findings and makes the status
+/// 66. It runs after Rust's own exit work (stdout is flushed by then), on the exiting thread.
+#[cfg(feature = "detect")]
+mod exit_status {
+    use crate::facade::plain::{AtomicBool, AtomicUsize, Ordering};
+    use crate::report::{stderr, ReportKind};
+
+    /// ThreadSanitizer's exit status for a run with findings.
+    pub(super) const STATUS: i32 = 66;
+
+    static DEADLOCKS: AtomicUsize = AtomicUsize::new(0);
+    static POTENTIAL: AtomicUsize = AtomicUsize::new(0);
+    static REGISTERED: AtomicBool = AtomicBool::new(false);
+
+    /// Counts a finding that fails the run, and makes sure the exit handler is registered.
+    pub(super) fn failed(kind: ReportKind) {
+        let counter = match kind {
+            ReportKind::PotentialDeadlock => &POTENTIAL,
+            _ => &DEADLOCKS,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        if !REGISTERED.swap(true, Ordering::AcqRel) {
+            register();
+        }
+    }
+
+    #[cfg(all(unix, not(loom)))]
+    fn register() {
+        extern "C" fn at_exit() {
+            let (deadlocks, potential) = (
+                DEADLOCKS.load(Ordering::Relaxed),
+                POTENTIAL.load(Ordering::Relaxed),
+            );
+            stderr::write(&summary(deadlocks, potential));
+            // SAFETY: `_exit` ends the process at once, which is what this handler is for;
+            // it is async-signal-safe and may be called from an `atexit` handler (unlike
+            // `exit`). Everything Rust flushes at exit has been flushed before handlers run.
+            unsafe { libc::_exit(STATUS) }
+        }
+        // SAFETY: `at_exit` is an `extern "C" fn()` that never unwinds (it ends the process),
+        // as `atexit` requires; registering it has no other precondition.
+        if unsafe { libc::atexit(at_exit) } != 0 {
+            stderr::write("impasse: cannot register the exit handler; the exit status will not say that findings were reported");
+        }
+    }
+
+    /// Without `atexit` (or under loom, whose models are not the process) there is no exit
+    /// status to set: the reports on stderr are what is left.
+    #[cfg(not(all(unix, not(loom))))]
+    fn register() {}
+
+    /// The last line a failing run prints.
+    pub(super) fn summary(deadlocks: usize, potential: usize) -> String {
+        let mut found = Vec::new();
+        if deadlocks > 0 {
+            found.push(format!("{deadlocks} deadlock(s)"));
+        }
+        if potential > 0 {
+            found.push(format!("{potential} potential deadlock(s)"));
+        }
+        format!(
+            "impasse: {} reported during this run (see above); exiting with status {STATUS} \
+             (IMPASSE_ON_INVERSION=report reports without failing the run)",
+            found.join(" and ")
+        )
     }
 }
 
@@ -347,10 +462,10 @@ fn append_json(path: &std::path::Path, report: &Report) {
         .open(path)
         .and_then(|mut file| file.write_all(line.as_bytes()));
     if let Err(error) = written {
-        eprintln!(
+        stderr::write(&format!(
             "impasse: cannot append the report to {}: {error}",
             path.display()
-        );
+        ));
     }
 }
 
@@ -359,12 +474,36 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_potential_deadlock_fails_the_run_and_a_deadlock_panics_by_default() {
+        let defaults = Settings::new();
+        assert!(matches!(defaults.on_deadlock, Action::Panic));
+        assert!(matches!(defaults.on_inversion, Action::Fail));
+    }
+
+    #[cfg(feature = "detect")]
+    #[test]
+    fn the_exit_summary_counts_each_kind() {
+        let text = exit_status::summary(0, 2);
+        assert!(
+            text.starts_with("impasse: 2 potential deadlock(s) reported"),
+            "{text}"
+        );
+        assert!(text.contains("status 66"), "{text}");
+        let text = exit_status::summary(1, 1);
+        assert!(
+            text.contains("1 deadlock(s) and 1 potential deadlock(s)"),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn every_action_parses_in_any_case() {
         for (text, expected) in [
             ("panic", "Panic"),
             ("ABORT", "Abort"),
             (" report ", "Report"),
             ("Ignore", "Ignore"),
+            ("fail", "Fail"),
         ] {
             let action = Action::parse("IMPASSE_ON_DEADLOCK", text).expect(text);
             assert_eq!(format!("{action:?}"), expected);
@@ -377,6 +516,9 @@ mod tests {
         assert_eq!(error.variable(), "IMPASSE_ON_DEADLOCK");
         let text = error.to_string();
         assert!(text.contains("IMPASSE_ON_DEADLOCK=\"explode\""), "{text}");
-        assert!(text.contains("panic, abort, report or ignore"), "{text}");
+        assert!(
+            text.contains("panic, fail, report, abort or ignore"),
+            "{text}"
+        );
     }
 }

@@ -22,6 +22,7 @@ fn consistent_lock_order_under_heavy_contention() {
     const THREADS: usize = 4;
     const ROUNDS: usize = 20_000;
     let _watchdog = watchdog("consistent_lock_order_under_heavy_contention");
+    common::inversions_panic();
     let locks = Arc::new([
         Mutex::named("first", 0u64),
         Mutex::named("second", 0u64),
@@ -72,6 +73,7 @@ fn consistent_lock_order_under_heavy_contention() {
 fn try_lock_back_off_in_opposite_orders() {
     const ROUNDS: u64 = 10_000;
     let _watchdog = watchdog("try_lock_back_off_in_opposite_orders");
+    common::inversions_panic();
     let left = Arc::new(Mutex::named("left", 0u64));
     let right = Arc::new(Mutex::named("right", 0u64));
     let both_hold_one = Arc::new(Barrier::new(2));
@@ -148,6 +150,7 @@ fn hand_over_hand_down_a_linked_list() {
     const PASSES: u64 = 1_000;
     const INSERTS: usize = 100;
     let _watchdog = watchdog("hand_over_hand_down_a_linked_list");
+    common::inversions_panic();
     let mut original = Vec::new();
     let mut next = None;
     for _ in 0..NODES {
@@ -219,6 +222,7 @@ fn many_readers_with_nested_reads() {
     const READERS: usize = 4;
     const ROUNDS: u64 = 10_000;
     let _watchdog = watchdog("many_readers_with_nested_reads");
+    common::inversions_panic();
     let table = Arc::new(RwLock::named("table", vec![1u64, 2, 3]));
     let all_reading = Arc::new(Barrier::new(READERS));
     let readers = (0..READERS)
@@ -256,6 +260,7 @@ fn many_readers_with_nested_reads() {
 #[test]
 fn read_recursive_twice_while_a_writer_is_queued() {
     let _watchdog = watchdog("read_recursive_twice_while_a_writer_is_queued");
+    common::inversions_panic();
     let config = Arc::new(RwLock::named("config", 1u64));
     let step = Arc::new(Barrier::new(2));
     let rereader = {
@@ -289,6 +294,7 @@ fn read_recursive_twice_while_a_writer_is_queued() {
 #[test]
 fn timed_waits_in_an_abba_cycle() {
     let _watchdog = watchdog("timed_waits_in_an_abba_cycle");
+    common::inversions_panic();
     let a = Arc::new(Mutex::named("timed-a", 0u32));
     let b = Arc::new(Mutex::named("timed-b", 0u32));
     let both_hold_one = Arc::new(Barrier::new(2));
@@ -331,6 +337,7 @@ fn timed_waits_in_an_abba_cycle() {
 #[test]
 fn untimed_wait_on_a_thread_in_a_timed_wait() {
     let _watchdog = watchdog("untimed_wait_on_a_thread_in_a_timed_wait");
+    common::inversions_panic();
     let a = Arc::new(Mutex::named("patient-a", 0u32));
     let b = Arc::new(Mutex::named("patient-b", 0u32));
     let both_hold_one = Arc::new(Barrier::new(2));
@@ -368,6 +375,7 @@ fn untimed_wait_on_a_thread_in_a_timed_wait() {
 #[test]
 fn timed_rwlock_waits_in_a_cycle() {
     let _watchdog = watchdog("timed_rwlock_waits_in_a_cycle");
+    common::inversions_panic();
     let left = Arc::new(RwLock::named("timed-left", 0u32));
     let right = Arc::new(RwLock::named("timed-right", 0u32));
     let both = Arc::new(Barrier::new(2));
@@ -405,6 +413,7 @@ fn timed_rwlock_waits_in_a_cycle() {
 #[test]
 fn nested_read_behind_a_timed_writer() {
     let _watchdog = watchdog("nested_read_behind_a_timed_writer");
+    common::inversions_panic();
     let cache = Arc::new(RwLock::named("cache", 7u32));
     let step = Arc::new(Barrier::new(2));
     let rereader = {
@@ -437,6 +446,7 @@ fn nested_read_behind_a_timed_writer() {
 fn reentrant_relock_on_one_thread() {
     const ROUNDS: usize = 5_000;
     let _watchdog = watchdog("reentrant_relock_on_one_thread");
+    common::inversions_panic();
     let journal = Arc::new(ReentrantMutex::named(
         "journal",
         RefCell::new(Vec::<(usize, usize)>::new()),
@@ -492,6 +502,7 @@ fn rwlock_downgrade_and_upgrade_with_readers_coming_and_going() {
     const ROUNDS: u64 = 5_000;
     const READERS: usize = 2;
     let _watchdog = watchdog("rwlock_downgrade_and_upgrade_with_readers_coming_and_going");
+    common::inversions_panic();
     let pair = Arc::new(RwLock::named("pair", (0u64, 0u64)));
     let start = Arc::new(Barrier::new(2 + READERS));
     let mut threads = Vec::new();
@@ -563,6 +574,7 @@ fn rwlock_downgrade_and_upgrade_with_readers_coming_and_going() {
 fn same_order_pair_with_a_one_at_a_time_taker() {
     const ROUNDS: u64 = 20_000;
     let _watchdog = watchdog("same_order_pair_with_a_one_at_a_time_taker");
+    common::inversions_panic();
     let a = Arc::new(Mutex::named("pair-a", 0u64));
     let b = Arc::new(Mutex::named("pair-b", 0u64));
     let start = Arc::new(Barrier::new(3));
@@ -605,6 +617,7 @@ fn same_order_pair_with_a_one_at_a_time_taker() {
 #[test]
 fn chain_of_waits_that_is_no_cycle() {
     let _watchdog = watchdog("chain_of_waits_that_is_no_cycle");
+    common::inversions_panic();
     let head = Arc::new(Mutex::named("chain-head", 0u32));
     let middle = Arc::new(RwLock::named("chain-middle", 0u32));
     let last = Arc::new(RwLock::named("chain-last", 0u32));
@@ -653,6 +666,7 @@ fn chain_of_waits_that_is_no_cycle() {
 #[test]
 fn rwlock_guard_transformations_leave_no_stale_hold() {
     let _watchdog = watchdog("rwlock_guard_transformations_leave_no_stale_hold");
+    common::inversions_panic();
     let table = Arc::new(RwLock::named("reshaped", (0u32, 0u32)));
     let other = Arc::new(Mutex::named("other", ()));
     let transformed = Arc::new(Barrier::new(2));
@@ -714,6 +728,7 @@ fn rwlock_guard_transformations_leave_no_stale_hold() {
 #[test]
 fn mutex_guard_transformations_leave_no_stale_hold() {
     let _watchdog = watchdog("mutex_guard_transformations_leave_no_stale_hold");
+    common::inversions_panic();
     let counter = Arc::new(Mutex::named("reshaped-mutex", (0u32, 0u32)));
     let other = Arc::new(Mutex::named("other-mutex", ()));
     let gate = Arc::new(RwLock::named("gate", ()));
@@ -776,6 +791,7 @@ fn mutex_guard_transformations_leave_no_stale_hold() {
 fn opposite_orders_under_a_common_gate_lock() {
     const ROUNDS: u64 = 500;
     let _watchdog = watchdog("opposite_orders_under_a_common_gate_lock");
+    common::inversions_panic();
     let gate = Arc::new(Mutex::named("gate", ()));
     let a = Arc::new(Mutex::named("gated-a", 0u64));
     let b = Arc::new(Mutex::named("gated-b", 0u64));
@@ -804,6 +820,7 @@ fn opposite_orders_under_a_common_gate_lock() {
 #[test]
 fn both_orders_on_one_thread() {
     let _watchdog = watchdog("both_orders_on_one_thread");
+    common::inversions_panic();
     let a = Arc::new(Mutex::named("solo-a", 0u32));
     let b = Arc::new(Mutex::named("solo-b", 0u32));
     let solo = {
@@ -833,6 +850,7 @@ fn both_orders_on_one_thread() {
 fn read_read_inversion_without_writers() {
     const ROUNDS: u64 = 500;
     let _watchdog = watchdog("read_read_inversion_without_writers");
+    common::inversions_panic();
     let left = Arc::new(RwLock::named("read-left", 1u64));
     let right = Arc::new(RwLock::named("read-right", 2u64));
     let start = Arc::new(Barrier::new(2));
@@ -860,6 +878,7 @@ fn read_read_inversion_without_writers() {
 #[test]
 fn opposite_orders_separated_by_a_join() {
     let _watchdog = watchdog("opposite_orders_separated_by_a_join");
+    common::inversions_panic();
     let a = Arc::new(Mutex::named("joined-a", 0u32));
     let b = Arc::new(Mutex::named("joined-b", 0u32));
     let take = |name: &str, first: Arc<Mutex<u32>>, second: Arc<Mutex<u32>>| {

@@ -63,6 +63,7 @@ fn lock_pair(a: &Mutex<u32>, b: &Mutex<u32>) {
 #[test]
 fn two_threads_in_opposite_orders() {
     let _watchdog = watchdog("two_threads_in_opposite_orders");
+    common::inversions_panic();
     let a = Arc::new(Mutex::named("alpha", 0));
     let b = Arc::new(Mutex::named("beta", 0));
     let (a1, b1, a2, b2) = (a.clone(), b.clone(), a.clone(), b.clone());
@@ -101,6 +102,7 @@ fn two_threads_in_opposite_orders() {
 #[test]
 fn three_threads_three_locks() {
     let _watchdog = watchdog("three_threads_three_locks");
+    common::inversions_panic();
     let locks: Arc<Vec<Mutex<u32>>> = Arc::new(
         (0..3)
             .map(|i| Mutex::named(format!("ring-{i}"), 0))
@@ -135,6 +137,7 @@ fn three_threads_three_locks() {
 #[test]
 fn bank_transfers_in_opposite_directions() {
     let _watchdog = watchdog("bank_transfers_in_opposite_directions");
+    common::inversions_panic();
     let accounts: Arc<Vec<Mutex<u32>>> = Arc::new(
         (0..2)
             .map(|i| Mutex::named(format!("account-{i}"), 100))
@@ -158,6 +161,7 @@ fn bank_transfers_in_opposite_directions() {
 #[test]
 fn rwlock_writer_then_reader_inversion() {
     let _watchdog = watchdog("rwlock_writer_then_reader_inversion");
+    common::inversions_panic();
     let (p, q) = (
         Arc::new(RwLock::named("p", 0)),
         Arc::new(RwLock::named("q", 0)),
@@ -185,6 +189,7 @@ fn rwlock_writer_then_reader_inversion() {
 fn quiet_readers_in_opposite_orders() {
     // Near-miss of the rwlock rule: readers never block readers.
     let _watchdog = watchdog("quiet_readers_in_opposite_orders");
+    common::inversions_panic();
     let (p, q) = (Arc::new(RwLock::new(0)), Arc::new(RwLock::new(0)));
     let (p1, q1, p2, q2) = (p.clone(), q.clone(), p.clone(), q.clone());
     let reports = one_after_another(
@@ -204,6 +209,7 @@ fn quiet_readers_in_opposite_orders() {
 fn quiet_single_thread_inversion() {
     // Near-miss of the distinct-threads rule: one thread cannot wait for itself in two places.
     let _watchdog = watchdog("quiet_single_thread_inversion");
+    common::inversions_panic();
     let (a, b) = (Arc::new(Mutex::new(0)), Arc::new(Mutex::new(0)));
     let t = spawn("alone", move || {
         lock_pair(&a, &b);
@@ -216,6 +222,7 @@ fn quiet_single_thread_inversion() {
 fn quiet_inversion_under_a_gate_lock() {
     // Near-miss of the gate rule: both orders are taken under one outer lock.
     let _watchdog = watchdog("quiet_inversion_under_a_gate_lock");
+    common::inversions_panic();
     let gate = Arc::new(Mutex::named("gate", ()));
     let (a, b) = (Arc::new(Mutex::new(0)), Arc::new(Mutex::new(0)));
     let (g1, a1, b1) = (gate.clone(), a.clone(), b.clone());
@@ -237,6 +244,7 @@ fn quiet_inversion_under_a_gate_lock() {
 fn an_ungated_edge_still_fires_next_to_a_gated_one() {
     // The gate must be common to every edge of the cycle: here the second thread has none.
     let _watchdog = watchdog("an_ungated_edge_still_fires_next_to_a_gated_one");
+    common::inversions_panic();
     let gate = Arc::new(Mutex::named("gate", ()));
     let (a, b) = (Arc::new(Mutex::new(0)), Arc::new(Mutex::new(0)));
     let (g1, a1, b1) = (gate.clone(), a.clone(), b.clone());
@@ -256,6 +264,7 @@ fn quiet_when_spawn_and_join_order_the_threads() {
     // Near-miss of the concurrency rule: the first thread is joined before the second is
     // spawned, so their orders can never overlap.
     let _watchdog = watchdog("quiet_when_spawn_and_join_order_the_threads");
+    common::inversions_panic();
     let (a, b) = (Arc::new(Mutex::new(0)), Arc::new(Mutex::new(0)));
     let (a1, b1) = (a.clone(), b.clone());
     join_quietly(vec![spawn("earlier", move || lock_pair(&a1, &b1))]);
@@ -267,6 +276,7 @@ fn quiet_when_spawn_and_join_order_the_threads() {
 fn a_parent_racing_its_child_fires() {
     // The counterpart: the child runs while its parent goes on, so they are concurrent.
     let _watchdog = watchdog("a_parent_racing_its_child_fires");
+    common::inversions_panic();
     let (a, b) = (Arc::new(Mutex::new(0)), Arc::new(Mutex::new(0)));
     let turn = Arc::new(Barrier::new(2));
     let parent = {
@@ -292,6 +302,7 @@ fn a_parent_racing_its_child_fires() {
 fn quiet_try_lock_back_off() {
     // Near-miss of the try-lock rule: a successful try_lock adds no edge into its lock.
     let _watchdog = watchdog("quiet_try_lock_back_off");
+    common::inversions_panic();
     let (a, b) = (Arc::new(Mutex::new(0)), Arc::new(Mutex::new(0)));
     let (a1, b1, a2, b2) = (a.clone(), b.clone(), a.clone(), b.clone());
     let reports = one_after_another(
@@ -308,6 +319,7 @@ fn quiet_try_lock_back_off() {
 #[test]
 fn locks_taken_after_a_try_lock_still_get_edges_from_it() {
     let _watchdog = watchdog("locks_taken_after_a_try_lock_still_get_edges_from_it");
+    common::inversions_panic();
     let (a, b) = (Arc::new(Mutex::new(0)), Arc::new(Mutex::new(0)));
     let (a1, b1, a2, b2) = (a.clone(), b.clone(), a.clone(), b.clone());
     let reports = one_after_another(
@@ -324,6 +336,7 @@ fn locks_taken_after_a_try_lock_still_get_edges_from_it() {
 fn quiet_hierarchical_locking_of_many_instances() {
     // Parent then child, for many pairs, in several threads: one consistent order.
     let _watchdog = watchdog("quiet_hierarchical_locking_of_many_instances");
+    common::inversions_panic();
     let tree: Arc<Vec<(Mutex<u32>, Mutex<u32>)>> =
         Arc::new((0..200).map(|_| (Mutex::new(0), Mutex::new(0))).collect());
     let threads = (0..4)
@@ -347,6 +360,7 @@ fn quiet_hierarchical_locking_of_many_instances() {
 fn a_dropped_lock_takes_its_edges_with_it() {
     // A lock that dies leaves the graph: a new lock in the other order is a fresh node.
     let _watchdog = watchdog("a_dropped_lock_takes_its_edges_with_it");
+    common::inversions_panic();
     let a = Arc::new(Mutex::new(0));
     {
         let b = Mutex::new(0);
@@ -365,6 +379,7 @@ fn quiet_for_other_instances_of_the_same_classes() {
     // Strict mode's near-miss in the default mode: locks created on the same lines, but
     // different instances in each thread, can never wait for each other.
     let _watchdog = watchdog("quiet_for_other_instances_of_the_same_classes");
+    common::inversions_panic();
     fn pair() -> (Mutex<u32>, Mutex<u32>) {
         (Mutex::new(0), Mutex::new(0))
     }

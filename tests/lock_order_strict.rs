@@ -7,7 +7,7 @@
 mod common;
 
 use common::{join_quietly, spawn, watchdog};
-use impasse::policy::Settings;
+use impasse::policy::{Action, Settings};
 use impasse::Mutex;
 use std::sync::Once;
 
@@ -17,6 +17,7 @@ fn strict() {
         Settings::from_env()
             .expect("settings")
             .strict_lock_order(true)
+            .on_inversion(Action::Panic)
             .install();
     });
 }

@@ -39,6 +39,8 @@ mod lock_order;
 #[cfg(feature = "detect")]
 mod registry;
 #[cfg(feature = "detect")]
+mod relocking;
+#[cfg(feature = "detect")]
 mod this_thread;
 #[cfg(feature = "detect")]
 mod threads;
@@ -166,34 +168,35 @@ pub(crate) fn holding(meta: &ResourceMeta, access: Access, at: &'static Location
     let _ = (meta, access, at);
 }
 
-/// Marks the calling thread as re-locking a lock that a live guard owns (a condvar's mutex
-/// after the wait, a `bump`) until the returned value is dropped. A report made meanwhile
-/// cannot unwind: the guard would then release a lock the thread does not hold. So the
-/// policy aborts instead of panicking (see `policy::deadlock_found`).
+/// Marks the calling thread as re-locking a lock that a live guard owns until the returned
+/// value is dropped (a condvar's mutex after the wait, a `bump`). A report made meanwhile
+/// cannot unwind: the guard would then release a lock the thread does not hold. So the policy
+/// aborts instead of panicking (see `policy::deadlock_found`).
 #[must_use]
 pub(crate) fn relocking() -> Relocking {
     #[cfg(feature = "detect")]
-    this_thread::with(|t| t.set_relocking(true));
-    Relocking(())
+    return relocking::relocking();
+    #[cfg(not(feature = "detect"))]
+    Relocking
 }
 
 /// The calling thread re-locks while this lives; see [`relocking`].
-#[derive(Debug)]
-pub(crate) struct Relocking(());
-
-impl Drop for Relocking {
-    fn drop(&mut self) {
-        #[cfg(feature = "detect")]
-        this_thread::with(|t| t.set_relocking(false));
-    }
-}
-
-/// Whether an acquisition at `at` re-locks a lock a live guard owns: marked by [`relocking`],
-/// or made by lock_api itself (its `unlocked`/`bump` re-lock from inside its own code).
 #[cfg(feature = "detect")]
-pub(crate) fn is_relocking(at: &Location<'_>) -> bool {
-    at.file().contains("lock_api") || this_thread::with(|t| t.is_relocking()).unwrap_or(false)
+pub(crate) use relocking::Relocking;
+/// Nothing: with `detect` off nothing is reported, so nothing needs to know.
+#[cfg(not(feature = "detect"))]
+#[derive(Debug)]
+pub(crate) struct Relocking;
+
+/// Empty, so that dropping a `Relocking` reads the same with `detect` on and off.
+#[cfg(not(feature = "detect"))]
+impl Drop for Relocking {
+    #[inline(always)]
+    fn drop(&mut self) {}
 }
+
+#[cfg(feature = "detect")]
+pub(crate) use relocking::is_relocking;
 
 /// Records that this thread no longer holds `meta` with `access`.
 #[inline]

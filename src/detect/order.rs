@@ -2,7 +2,9 @@
 //! recorded before builds their witnesses, records them in the lock-order graph, and reports
 //! the inversion they close (see `lock_order.rs`).
 
+use super::detector;
 use super::lock_order::{self, Node, Witness};
+use super::threads::WorldId;
 use super::{this_thread, Acquire, ResourceMeta};
 use crate::report::{Access, ThreadRef};
 use std::panic::Location;
@@ -63,7 +65,11 @@ pub(super) fn record_edges(
     this_thread::hot(this_thread::HotState::edges_recorded);
     meta.mark_ordered();
     if let Some(report) = report {
-        crate::policy::inversion_found(&report, super::is_relocking(at), || {
+        let fails_test = || {
+            let world = this_thread::with(|t| t.world()).unwrap_or(WorldId::PROGRAM);
+            detector::lock().threads.note_finding(world, &report);
+        };
+        crate::policy::inversion_found(&report, super::is_relocking(at), fails_test, || {
             this_thread::hot(|h| h.pop(top.resource.id, top.access));
             // SAFETY: `lock` has just acquired on this thread (we are inside `acquired`), and
             // this is the only undo of that acquisition: the thread unwinds right after.

@@ -6,6 +6,7 @@
 //! fields are public and its text form (`Display`) is the contract of DESIGN.md §4: the first
 //! line begins with `impasse: deadlock detected` (or `impasse: potential deadlock`).
 
+pub(crate) mod stderr;
 mod text;
 
 #[cfg(feature = "detect")]

@@ -258,3 +258,48 @@ pub fn pool_fib(pool: &std::sync::Arc<impasse::pool::ThreadPool>, n: u64) -> u64
     let b = pool.submit(move || pool_fib(&right, n - 2));
     a.result().unwrap() + b.result().unwrap()
 }
+
+/// One test of this binary, run again in a child process of its own: for scenarios that end
+/// or freeze the process (an abort, an exit status, a report that lets a deadlock block), or
+/// that need the process, or its settings, to themselves.
+pub mod child {
+    use std::process::Command;
+
+    const MARKER: &str = "IMPASSE_TEST_CHILD";
+
+    /// Whether this process is the child that runs `test`.
+    pub fn is(test: &str) -> bool {
+        std::env::var(MARKER).is_ok_and(|running| running == test)
+    }
+
+    /// A command that runs `test` alone in a child (exactly that test, one test thread; add
+    /// `--nocapture` to see what a passing test prints), marked as running it, with
+    /// `RUST_BACKTRACE=0` and none of the parent's `IMPASSE_*` settings: the child starts from
+    /// the defaults unless told otherwise.
+    pub fn of(test: &str) -> Command {
+        let mut command = Command::new(std::env::current_exe().expect("the test binary"));
+        command
+            .args([test, "--exact", "--test-threads=1"])
+            .env(MARKER, test)
+            .env("RUST_BACKTRACE", "0");
+        for (variable, _) in std::env::vars_os() {
+            if variable.to_string_lossy().starts_with("IMPASSE_") {
+                command.env_remove(variable);
+            }
+        }
+        command
+    }
+}
+
+/// Makes a potential deadlock panic the thread whose acquisition closed the cycle (the
+/// default reports it and fails the run at its end), for tests that read the report from that
+/// thread's panic. Once per process; the other settings stay as the environment says.
+pub fn inversions_panic() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        impasse::policy::Settings::from_env()
+            .unwrap_or_default()
+            .on_inversion(impasse::policy::Action::Panic)
+            .install();
+    });
+}
