@@ -364,9 +364,10 @@ fn fail_at_exit(report: &Report) {
 /// registered with the C library's `atexit` runs last, names the findings and makes the status
 /// 66. It runs after Rust's own exit work (stdout is flushed by then), on the exiting thread.
 #[cfg(feature = "detect")]
+#[cfg_attr(loom, allow(dead_code))] // under loom there is no process exit to set a status for
 mod exit_status {
     use crate::facade::plain::{AtomicBool, AtomicUsize, Ordering};
-    use crate::report::{stderr, ReportKind};
+    use crate::report::ReportKind;
 
     /// ThreadSanitizer's exit status for a run with findings.
     pub(super) const STATUS: i32 = 66;
@@ -389,6 +390,8 @@ mod exit_status {
 
     #[cfg(all(unix, not(loom)))]
     fn register() {
+        use crate::report::stderr;
+
         extern "C" fn at_exit() {
             let (deadlocks, potential) = (
                 DEADLOCKS.load(Ordering::Relaxed),

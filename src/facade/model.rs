@@ -113,6 +113,10 @@ macro_rules! per_thread {
 }
 pub(crate) use per_thread;
 
+/// A value computed once per process, not once per model execution: only for what no model can
+/// change (the source paths lock_api re-locks from). State that models check goes in `global!`.
+pub(crate) type Lazy<T> = std::sync::LazyLock<T>;
+
 macro_rules! global {
     ($(#[$meta:meta])* static $name:ident: $ty:ty = $init:expr;) => {
         loom::lazy_static! {
