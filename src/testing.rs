@@ -7,8 +7,12 @@
 //! thread it spawns through `impasse::thread`. While no other thread starts during the test
 //! (a `std::thread` it spawned, or another test), a world whose every thread is blocked is
 //! reported as a deadlock the moment its last thread blocks. A watchdog turns a stall the
-//! detector cannot judge into a failure with a dump of every thread's wait, and any report
-//! made in the world fails the test even if its thread's panic was swallowed.
+//! detector cannot judge into a failure of this test alone: after the timeout it ends every
+//! wait of the test's threads in impasse with a stall report (every thread's wait, and the
+//! threads that kept impasse from calling it a deadlock), so the test fails with that report
+//! and the rest of the suite runs on. Only a test whose threads are blocked where impasse cannot
+//! reach them ends the process, after saying so. Any report made in the world fails the test
+//! even if its thread's panic was swallowed.
 //!
 //! ```
 //! impasse::testing::run("doc::example", impasse::testing::Options::new(), || {
@@ -86,6 +90,31 @@ pub fn run<R>(name: &str, options: Options, body: impl FnOnce() -> R) -> R {
     }
 }
 
+/// Declares the calling thread inert until the returned value is dropped: it never ends a wait
+/// on impasse's primitives (a watchdog of your own, a progress printer, a metrics thread).
+///
+/// A deadlock through waits that any thread could end (a channel, a condition variable) is
+/// certain only once no thread of the process could still act, and a thread impasse cannot see
+/// into that sleeps with a timeout could: so it keeps every test's deadlocks from being called
+/// deadlocks (they become stalls, reported at the test's timeout). A thread declared inert does
+/// not.
+///
+/// ```
+/// let helper = std::thread::spawn(|| {
+///     let _inert = impasse::testing::inert_thread();
+///     std::thread::sleep(std::time::Duration::from_millis(10)); // watches, never wakes
+/// });
+/// helper.join().unwrap();
+/// ```
+pub fn inert_thread() -> InertThread {
+    InertThread(detect::inert())
+}
+
+/// The calling thread counts as inert while this lives; see [`inert_thread`].
+#[derive(Debug)]
+#[must_use = "the thread counts as inert only while this lives"]
+pub struct InertThread(#[allow(dead_code)] detect::Inert); // held for its drop
+
 #[derive(Default)]
 struct Shared {
     world: Option<detect::WorldToken>,
@@ -104,7 +133,10 @@ impl Watchdog {
         let name = name.to_owned();
         let thread = std::thread::Builder::new()
             .name(String::from("impasse-watchdog"))
-            .spawn(move || watch(&watched, &name, timeout))
+            .spawn(move || {
+                let _inert = detect::inert();
+                watch(&watched, &name, timeout)
+            })
             .ok();
         Watchdog { shared, thread }
     }
@@ -122,33 +154,65 @@ impl Watchdog {
     }
 }
 
-/// The watchdog's thread: waits for the test to stop, or for the timeout.
+/// How long a stalled test has to end once its waits have been ended, before the process is.
+const GRACE: Duration = Duration::from_secs(10);
+
+/// The watchdog's thread: waits for the test to stop, or for the timeout; then ends the test's
+/// waits, and waits for it to stop again, or for the grace period.
 fn watch(shared: &(Mutex<Shared>, Condvar), name: &str, timeout: Duration) {
-    let deadline = Instant::now() + timeout;
     let mut state = shared.0.lock();
-    while !state.stopped {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            let world = state.world;
-            drop(state);
-            stalled(name, timeout, world);
-        }
-        state = shared.1.wait_timeout(state, left).0;
+    let Some(state_after) = wait_stopped(shared, state, timeout) else {
+        return;
+    };
+    state = state_after;
+    let world = state.world;
+    drop(state);
+    let Some(world) = world else {
+        // The world never opened (a stall before it did): nothing can be ended but the process.
+        give_up(name, timeout, None);
+    };
+    let reporter = ThreadRef::new(0, Some(String::from("impasse-watchdog")));
+    let why = format!(
+        "impasse: test `{name}` did not finish within {timeout:?}; its waits in impasse were \
+         ended with this report"
+    );
+    let report = detect::end_world(world, reporter, &why);
+    let state = shared.0.lock();
+    if wait_stopped(shared, state, GRACE).is_some() {
+        give_up(name, timeout, Some((world, &report)));
     }
 }
 
-fn stalled(name: &str, timeout: Duration, world: Option<detect::WorldToken>) -> ! {
-    use std::io::Write;
-    let reporter = ThreadRef::new(0, Some(String::from("impasse-watchdog")));
-    let text = match world {
-        Some(world) => format!(
-            "{}\nimpasse: test `{name}` did not finish within {timeout:?}; failing the test process",
-            detect::stall_report(world, reporter)
-        ),
-        None => format!("impasse: stall: test `{name}` did not finish within {timeout:?}"),
+/// Waits until the test stops (`None`) or `limit` passes (the state, locked).
+fn wait_stopped<'a>(
+    shared: &'a (Mutex<Shared>, Condvar),
+    mut state: crate::facade::sync::MutexGuard<'a, Shared>,
+    limit: Duration,
+) -> Option<crate::facade::sync::MutexGuard<'a, Shared>> {
+    let deadline = Instant::now() + limit;
+    while !state.stopped {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Some(state);
+        }
+        state = shared.1.wait_timeout(state, left).0;
+    }
+    None
+}
+
+/// The last resort: a test whose threads could not be ended (they are blocked outside
+/// impasse's waits) ends the process, after saying which test and why. Straight to stderr: the
+/// test's captured output, where its failure would have been shown, is lost with the process.
+fn give_up(name: &str, timeout: Duration, ended: Option<(detect::WorldToken, &str)>) -> ! {
+    let (report, threads) = match ended {
+        Some((world, report)) => (report.to_owned(), detect::still_running(world)),
+        None => (String::new(), String::from("  (its world never opened)")),
     };
-    // Straight to stderr: `eprintln!` would go to the test's captured output, which the exit
-    // below throws away.
-    let _ = writeln!(std::io::stderr(), "{text}");
+    crate::report::stderr::write(&format!(
+        "{report}\nimpasse: test `{name}` did not finish within {timeout:?}, and did not end \
+         within {GRACE:?} after its waits in impasse were ended: its threads are blocked where \
+         impasse cannot reach them:\n{threads}\nimpasse: ending the test process (tests still \
+         running are not reported)"
+    ));
     std::process::exit(101)
 }

@@ -1,26 +1,37 @@
-//! Cooperative waits: the protocol for primitives that wait on their own internal lock and
-//! condition variable (condition variables, channels, barriers, semaphores, joins, once-cells),
-//! so that the detector sees every wait and every wake-up exactly.
+//! Cooperative waits: the one protocol of the primitives that wait on their own internal lock
+//! (condition variables, channels, barriers, semaphores, joins, once-cells, the pool), so that
+//! the detector sees every wait and every wake-up exactly, and can wake any waiter itself.
 //!
 //! The primitive, holding its internal lock:
 //!
 //! 1. decides it must wait, releases whatever user lock it gives up (a condvar's mutex), and
-//!    calls [`CoopWait::begin`], which registers the thread and, for an untimed wait, looks
-//!    for a deadlock through it (a finding runs the policy right there);
-//! 2. records [`CoopWait::token`] in its queue, then waits on its condition variable in slices
-//!    of at most [`CoopWait::SLICE`];
-//! 3. on a wake-up whose condition still fails calls [`CoopWait::again`]; on a slice that ended
-//!    without a wake-up, [`CoopWait::recheck`] (the world may have closed since);
-//! 4. drops the `CoopWait` once its condition holds (or its timeout passed).
+//!    calls [`CoopWait::begin`], which registers the thread and, for an untimed wait, judges
+//!    it (a deadlock runs the policy right there);
+//! 2. records [`CoopWait::token`] where its wakers find it, then sleeps with
+//!    [`CoopWait::sleep`], which lets go of the internal lock while the thread is asleep;
+//! 3. on waking, checks its condition; if it still fails (and no deadline passed), calls
+//!    [`CoopWait::again`], which judges again and carries out what was found while asleep (a
+//!    deadlock found by the closed-world rule, the end of a stalled test: both unwind from
+//!    there, with the internal lock held, as a report from `begin` does);
+//! 4. drops the `CoopWait` once its condition holds (or its deadline passed).
 //!
-//! A waker, holding the same internal lock, calls [`grant`] (or [`grant_all`]) for the
-//! waiters it makes able to proceed, before it notifies them. The lock order is always the
-//! primitive's lock, then the detector's.
+//! A waker, holding the same internal lock, calls [`grant`] (or [`grant_all`]) for the waiters
+//! it makes able to proceed, then notifies the primitive's own condition variable. With the
+//! detector, a registered waiter sleeps on its thread's parker, which the grant wakes; without
+//! it (`detect` off, or a thread being torn down) it sleeps on the primitive's condition
+//! variable, which the notification wakes. So every wake-up is given both ways.
+//!
+//! While asleep, a waiter can also be woken by the detector: to look again when something that
+//! may complete a deadlock happened elsewhere, on a timer while it is its world's poller (see
+//! `closed_world.rs`), or because its test stalled (`testing.rs`). An untimed wait that is
+//! none of these sleeps without a timer: idle waiters cost nothing. Lock order: the
+//! primitive's lock, then the detector's, then the parker's.
 
 use super::resource::ResourceMeta;
+use crate::facade::sync::{Condvar, Mutex, MutexGuard};
 use crate::report::Access;
 use std::panic::Location;
-use std::time::Duration;
+use std::time::Instant;
 
 /// Who can end a cooperative wait.
 #[derive(Debug, Clone, Copy)]
@@ -34,55 +45,70 @@ pub(crate) enum WakeBy {
 
 pub(crate) use imp::{grant, grant_all, CoopWait, ThreadToken, WaiterToken};
 
-use std::time::Instant;
-
-impl CoopWait {
-    /// How long the next sleep of a wait that ends at `deadline` (if any) may last: a
-    /// [`SLICE`](CoopWait::SLICE), or what is left before the deadline if that is less.
-    pub(crate) fn slice_until(deadline: Option<Instant>) -> Duration {
-        match deadline {
-            None => Self::SLICE,
-            Some(deadline) => deadline
-                .saturating_duration_since(Instant::now())
-                .min(Self::SLICE),
+/// Sleeps on `signal` with `guard` until notified or `deadline`: how a waiter sleeps when the
+/// detector does not see it.
+fn plain_sleep<'a, T>(
+    signal: &Condvar,
+    guard: MutexGuard<'a, T>,
+    deadline: Option<Instant>,
+) -> MutexGuard<'a, T> {
+    match deadline {
+        None => signal.wait(guard),
+        Some(deadline) => {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return guard;
+            }
+            signal.wait_timeout(guard, left).0
         }
     }
+}
 
-    /// The waiting loop of steps 2-3 (module docs), for primitives whose sleep reports both
-    /// outcomes: sleeps through `sleep` until it says the wait is over, or `deadline` passes.
-    /// `sleep(slice)` sleeps at most `slice` and returns (the wait is over, the slice ended
-    /// without a wake-up). Returns whether the wait ended before the deadline.
+impl CoopWait {
+    /// The whole waiting loop of steps 2-3 (module docs), for primitives whose wait ends on one
+    /// condition: sleeps, then, while `over` is false and `deadline` has not passed, judges
+    /// again and sleeps again. `guard` holds the primitive's lock (taken out while asleep, put
+    /// back before `over` or `again` runs, so a wrapper that undoes the wait on unwinding
+    /// always finds it). Returns whether `over` held.
     #[track_caller]
-    pub(crate) fn sleep_until(
+    pub(crate) fn wait_for<'a, T>(
         &mut self,
+        lock: &'a Mutex<T>,
+        guard: &mut Option<MutexGuard<'a, T>>,
+        signal: &Condvar,
         deadline: Option<Instant>,
-        mut sleep: impl FnMut(Duration) -> (bool, bool),
+        mut over: impl FnMut(&mut T) -> bool,
     ) -> bool {
         loop {
-            let (over, slice_ended) = sleep(Self::slice_until(deadline));
-            if over {
+            let held = guard
+                .take()
+                .expect("impasse: a waiter holds its primitive's lock between sleeps");
+            let held = guard.insert(self.sleep(lock, held, signal, deadline));
+            if over(held) {
                 return true;
             }
             if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
                 return false;
             }
-            if slice_ended {
-                self.recheck();
-            } else {
-                self.again();
-            }
+            self.again();
         }
     }
 }
 
 #[cfg(feature = "detect")]
 mod imp {
-    use super::{Access, Duration, Location, ResourceMeta, WakeBy};
+    use super::{plain_sleep, Access, Condvar, Location, Mutex, MutexGuard, ResourceMeta, WakeBy};
+    use crate::detect::closed_world::{self, Again, Verdict, POLL_FIRST, POLL_LAST};
     use crate::detect::detector;
+    use crate::detect::parker::{Parker, Woken};
     use crate::detect::registry::ThreadKey;
     use crate::detect::this_thread::{self, ResourceRef};
-    use crate::detect::wait::{check, Registrant, Registration};
-    use crate::detect::wait_for::{WaitRequest, Wakers};
+    use crate::detect::threads::WorldId;
+    use crate::detect::wait::{check, stall, Judged, Registrant, Registration};
+    use crate::detect::wait_for::{Sleeper, WaitRequest, Wakers};
+    use crate::report::Report;
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
 
     /// A thread, as a join names the thread it waits for.
     #[derive(Debug, Clone, Copy)]
@@ -102,18 +128,31 @@ mod imp {
     /// A thread's registration as blocked in a cooperative wait; it leaves the graph on drop.
     #[derive(Debug)]
     pub(crate) struct CoopWait {
-        registration: Option<Registration>,
+        /// The registration and where the thread sleeps; `None` if the detector cannot see
+        /// this thread (it is being torn down).
+        registered: Option<(Registration, Arc<Parker>)>,
+        world: WorldId,
         timed: bool,
+        /// A deadlock this wait was part of has been reported: it is not judged again.
         reported: bool,
         /// Whether this wait looks for deadlocks itself (see [`CoopWait::begin_idle`]).
         judges: bool,
         at: &'static Location<'static>,
+        /// When this wait, as its world's poller, looks again; and the interval after that.
+        poll_at: Option<Instant>,
+        poll_every: Duration,
+        /// Found while asleep, carried out by [`CoopWait::again`]: a deadlock, or the stall
+        /// report of the test that was ended.
+        found: Option<Found>,
+    }
+
+    #[derive(Debug)]
+    enum Found {
+        Deadlock(Report),
+        Stall(Arc<str>),
     }
 
     impl CoopWait {
-        /// The longest an untimed cooperative wait sleeps before it looks again.
-        pub(crate) const SLICE: Duration = Duration::from_millis(50);
-
         /// Registers this thread as blocked on `meta` (see the module docs for when).
         #[track_caller]
         pub(crate) fn begin(
@@ -127,10 +166,11 @@ mod imp {
         }
 
         /// Registers this thread as asleep, waiting for work (an idle pool worker): counted
-        /// asleep by the closed-world rule, but never itself looking for a deadlock. It holds
-        /// nothing, so a report that unwinds it would release nothing; any deadlock it is part
-        /// of also contains a waiter that does look (every deadlock of an anyone-wait world
-        /// needs one waiting for something, and idle threads wait for nothing in particular).
+        /// asleep by the closed-world rule, but never itself looking for a deadlock, nor
+        /// ended when a test stalls. It holds nothing, so a report that unwinds it would
+        /// release nothing; any deadlock it is part of also contains a waiter that does look
+        /// (every deadlock of an anyone-wait world needs one waiting for something, and idle
+        /// threads wait for nothing in particular).
         #[track_caller]
         pub(crate) fn begin_idle(
             meta: &ResourceMeta,
@@ -150,13 +190,20 @@ mod imp {
             judges: bool,
         ) -> CoopWait {
             let mut wait = CoopWait {
-                registration: None,
+                registered: None,
+                world: WorldId::PROGRAM,
                 timed,
                 reported: false,
                 judges,
                 at,
+                poll_at: None,
+                poll_every: POLL_FIRST,
+                found: None,
             };
             let Some(me) = Registrant::current() else {
+                return wait;
+            };
+            let Some(parker) = this_thread::parker() else {
                 return wait;
             };
             let Some(id) = this_thread::hot(|h| meta.id_or(|| h.next_id())) else {
@@ -176,56 +223,193 @@ mod imp {
                 },
                 timed,
             };
+            wait.world = me.world();
             let mut detector = detector::lock();
-            let registration = me.register(&mut detector, request);
+            let stalled = detector
+                .threads
+                .cancelled(wait.world)
+                .filter(|_| judges && !crate::facade::thread::panicking());
+            if let Some(report) = stalled {
+                drop(detector);
+                stall(&report); // the test stalled: no new wait in it
+            }
+            let sleeper = Sleeper::Cooperative {
+                parker: Arc::clone(&parker),
+                judges,
+            };
+            let registration = me.register(&mut detector, request, sleeper);
             let thread = registration.thread;
-            wait.registration = Some(registration);
+            detector.nudge_pollers(Some(wait.world));
+            wait.registered = Some((registration, parker));
             if !timed && judges {
-                wait.reported = check(detector, thread, false, at);
+                let judged = check(detector, thread, false, at);
+                wait.judged(judged);
             }
             wait
         }
 
         /// This waiter, for the primitive's queue.
         pub(crate) fn token(&self) -> Option<WaiterToken> {
-            self.registration.as_ref().map(|r| WaiterToken(r.thread))
+            self.registered
+                .as_ref()
+                .map(|(registration, _)| WaiterToken(registration.thread))
         }
 
-        /// Woken, but the condition still fails (another thread was first): blocked again.
+        /// Sleeps until a waker grants this wait, `deadline` passes, or the detector has
+        /// something for [`CoopWait::again`]; `guard`, the primitive's lock, is released
+        /// meanwhile and `lock` taken again before it returns. The caller checks its condition.
+        pub(crate) fn sleep<'a, T>(
+            &mut self,
+            lock: &'a Mutex<T>,
+            guard: MutexGuard<'a, T>,
+            signal: &Condvar,
+            deadline: Option<Instant>,
+        ) -> MutexGuard<'a, T> {
+            let Some((_, parker)) = &self.registered else {
+                return plain_sleep(signal, guard, deadline);
+            };
+            let parker = Arc::clone(parker);
+            drop(guard);
+            loop {
+                let until = match (deadline, self.poll_at) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+                let woken = parker.park(until);
+                if woken.contains(Woken::GRANTED) {
+                    break;
+                }
+                let now = Instant::now();
+                if deadline.is_some_and(|deadline| now >= deadline) {
+                    break;
+                }
+                let poll_due = self.poll_at.is_some_and(|at| now >= at);
+                if (woken.contains(Woken::NUDGED) || poll_due) && self.look_again(poll_due) {
+                    break;
+                }
+            }
+            lock.lock()
+        }
+
+        /// Asleep, nudged or on the poller's timer: judges again. Returns whether the
+        /// primitive should wake up (granted meanwhile, or something found for `again`).
+        fn look_again(&mut self, poll_due: bool) -> bool {
+            let Some((registration, _)) = &self.registered else {
+                return true;
+            };
+            let thread = registration.thread;
+            let mut detector = detector::lock();
+            if self.judges {
+                if let Some(report) = detector.threads.cancelled(self.world) {
+                    self.found = Some(Found::Stall(report));
+                    return true;
+                }
+            }
+            match detector.graph.blocked(thread) {
+                Some(blocked) if !blocked.granted => {}
+                _ => return true,
+            }
+            if !self.judges || self.timed || self.reported {
+                self.poll_at = None;
+                return false;
+            }
+            let polling = poll_due && detector.threads.poller(self.world) == Some(thread);
+            let verdict = if polling {
+                let (back, verdict) = closed_world::poll(detector, thread);
+                detector = back;
+                verdict
+            } else {
+                detector.judge(thread, false)
+            };
+            match verdict {
+                Verdict::Deadlock(report) => {
+                    // Marked as found now, while the graph is consistent; carried out by
+                    // `again`, once the primitive's lock is held.
+                    detector.threads.note_finding(self.world, &report);
+                    detector.graph.grant(thread);
+                    detector.threads.clear_poller(self.world, thread);
+                    self.found = Some(Found::Deadlock(report));
+                    true
+                }
+                Verdict::Pending(again) => {
+                    detector.threads.set_poller(self.world, thread);
+                    self.schedule(again);
+                    false
+                }
+                Verdict::Quiet => {
+                    detector.threads.clear_poller(self.world, thread);
+                    self.poll_at = None;
+                    false
+                }
+            }
+        }
+
+        /// What a judgement means for this wait's timer.
+        fn judged(&mut self, judged: Judged) {
+            match judged {
+                Judged::Reported => self.reported = true,
+                Judged::Pending(again) => self.schedule(again),
+                Judged::Quiet => self.poll_at = None,
+            }
+        }
+
+        fn schedule(&mut self, again: Again) {
+            let now = Instant::now();
+            self.poll_at = Some(match again {
+                Again::Now => now,
+                Again::Later => {
+                    let at = now + self.poll_every;
+                    self.poll_every = (self.poll_every * 2).min(POLL_LAST);
+                    at
+                }
+            });
+        }
+
+        /// Woken, but the condition still fails (another thread was first, or the detector
+        /// had something): carries out what was found while asleep, else is blocked again and
+        /// judged again. Call it holding the primitive's lock: it may unwind.
         #[track_caller]
         pub(crate) fn again(&mut self) {
-            let Some(registration) = &self.registration else {
+            let panicking = crate::facade::thread::panicking();
+            match self.found.take() {
+                Some(Found::Stall(report)) if !panicking => stall(&report),
+                Some(Found::Stall(_)) => {}
+                Some(Found::Deadlock(report)) => {
+                    self.reported = true;
+                    crate::policy::deadlock_found(&report, super::super::is_relocking(self.at));
+                    return;
+                }
+                None => {}
+            }
+            let Some((registration, _)) = &self.registered else {
                 return;
             };
             let thread = registration.thread;
             let mut detector = detector::lock();
+            if self.reported {
+                return; // stays marked granted: nobody reports this deadlock again
+            }
             detector.graph.rearm(thread);
-            if self.judges && !self.timed && !self.reported {
-                self.reported = check(detector, thread, false, self.at);
+            if self.judges && !panicking {
+                if let Some(report) = detector.threads.cancelled(self.world) {
+                    drop(detector);
+                    stall(&report);
+                }
             }
-        }
-
-        /// A slice ended without a wake-up: look for a deadlock again.
-        #[track_caller]
-        pub(crate) fn recheck(&mut self) {
-            let Some(registration) = &self.registration else {
-                return;
-            };
-            if !self.judges || self.timed || self.reported {
-                return;
+            if self.judges && !self.timed {
+                let judged = check(detector, thread, false, self.at);
+                self.judged(judged);
             }
-            let thread = registration.thread;
-            self.reported = check(detector::lock(), thread, false, self.at);
         }
     }
 
-    /// Marks `waiter` able to proceed. Call it holding the primitive's internal lock, before
-    /// waking the waiter.
+    /// Marks `waiter` able to proceed and wakes it. Call it holding the primitive's internal
+    /// lock, then notify the primitive's condition variable (module docs).
     pub(crate) fn grant(waiter: WaiterToken) {
         detector::lock().graph.grant(waiter.0);
     }
 
-    /// Marks every waiter on `meta` able to proceed.
+    /// Marks every waiter on `meta` able to proceed and wakes them.
     pub(crate) fn grant_all(meta: &ResourceMeta) {
         if let Some(id) = meta.id() {
             detector::lock().graph.grant_all(id);
@@ -235,7 +419,8 @@ mod imp {
 
 #[cfg(not(feature = "detect"))]
 mod imp {
-    use super::{Access, Duration, Location, ResourceMeta, WakeBy};
+    use super::{plain_sleep, Access, Condvar, Location, Mutex, MutexGuard, ResourceMeta, WakeBy};
+    use std::time::Instant;
 
     /// Nothing: with `detect` off threads are not tracked.
     #[derive(Debug, Clone, Copy)]
@@ -263,9 +448,6 @@ mod imp {
     }
 
     impl CoopWait {
-        /// Untimed waits need no slices without the detector; a day is as good as forever.
-        pub(crate) const SLICE: Duration = Duration::from_secs(86_400);
-
         #[inline(always)]
         pub(crate) fn begin(
             _meta: &ResourceMeta,
@@ -292,10 +474,18 @@ mod imp {
         }
 
         #[inline(always)]
-        pub(crate) fn again(&mut self) {}
+        pub(crate) fn sleep<'a, T>(
+            &mut self,
+            _lock: &'a Mutex<T>,
+            guard: MutexGuard<'a, T>,
+            signal: &Condvar,
+            deadline: Option<Instant>,
+        ) -> MutexGuard<'a, T> {
+            plain_sleep(signal, guard, deadline)
+        }
 
         #[inline(always)]
-        pub(crate) fn recheck(&mut self) {}
+        pub(crate) fn again(&mut self) {}
     }
 
     #[inline(always)]

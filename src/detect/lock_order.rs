@@ -271,6 +271,7 @@ fn inversion_report(chosen: &[&Witness], strict: bool, me: &ThreadRef) -> Report
             suggested_order,
             strict,
         }),
+        bystanders: Vec::new(),
     }
 }
 

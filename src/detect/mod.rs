@@ -25,7 +25,8 @@ mod cooperative;
 pub(crate) use self::cooperative::{grant, grant_all, CoopWait, ThreadToken, WaiterToken, WakeBy};
 mod worlds;
 pub(crate) use self::worlds::{
-    close_world, finishing, joined, open_world, spawning, stall_report, started, Ending, WorldToken,
+    close_world, end_world, finishing, inert, joined, open_world, spawning, started, still_running,
+    Ending, Inert, WorldToken,
 };
 
 #[cfg(feature = "detect")]
@@ -36,6 +37,10 @@ mod detector;
 mod edge_cache;
 #[cfg(feature = "detect")]
 mod lock_order;
+#[cfg(feature = "detect")]
+mod os;
+#[cfg(feature = "detect")]
+mod parker;
 #[cfg(feature = "detect")]
 mod registry;
 #[cfg(feature = "detect")]

@@ -15,6 +15,7 @@
 
 use super::detector;
 use super::edge_cache::EdgeCache;
+use super::parker::Parker;
 use super::registry::{IdBlock, ResourceId, ThreadKey};
 use super::threads::WorldId;
 use super::vector_clock::{Stamp, VectorClock};
@@ -72,6 +73,8 @@ pub(crate) struct ThreadState {
     clock: RefCell<Option<Arc<VectorClock>>>,
     /// The thread is re-locking a lock a live guard owns (`detect::relocking`).
     relocking: Cell<bool>,
+    /// Where the thread sleeps in cooperative waits; made on its first one.
+    parker: RefCell<Option<Arc<Parker>>>,
 }
 
 crate::facade::per_thread! {
@@ -91,6 +94,7 @@ crate::facade::per_thread! {
             world: Cell::new(WorldId::PROGRAM),
             clock: RefCell::new(None),
             relocking: Cell::new(false),
+            parker: RefCell::new(None),
         }
     };
 }
@@ -106,7 +110,10 @@ impl Drop for ThreadState {
         if let Some(key) = self.key.get() {
             let mut detector = detector::lock();
             detector.graph.deregister(key);
+            let world = detector.threads.world_of(key);
             detector.threads.exit(key);
+            // One thread fewer that could act: a world waiting to see looks again.
+            detector.changed(key, world);
         }
     }
 }
@@ -133,6 +140,11 @@ pub(crate) fn next_resource_id() -> ResourceId {
 /// This thread's key, making the thread known on first use; `None` during teardown.
 pub(crate) fn key() -> Option<ThreadKey> {
     with(ThreadState::key)
+}
+
+/// This thread's parker, made on first use; `None` during teardown.
+pub(crate) fn parker() -> Option<Arc<Parker>> {
+    with(|t| Arc::clone(t.parker.borrow_mut().get_or_insert_with(Arc::default)))
 }
 
 impl ThreadState {

@@ -1,24 +1,23 @@
-//! The threads impasse knows, and the worlds they belong to.
+//! The threads impasse knows, the worlds they belong to, and the threads it knows to be inert.
 //!
 //! A thread becomes known on its first use of the detector and stops being known when it
 //! exits. Each known thread belongs to one **world**: the program's (the default), or the
 //! world of one `#[impasse::test]`, which the test's thread opens and the threads it spawns
-//! through `impasse::thread` inherit.
+//! through `impasse::thread` inherit. A world says whose finding a report is (a test fails
+//! with the reports made in its world), who is ended when a test stalls, and which threads a
+//! closed-world report lists. Whether a world's blocked threads can still be woken is a
+//! question about the whole process (`closed_world.rs`), asked of every thread: known threads
+//! by their registrations, the others through the operating system (`os.rs`).
 //!
-//! A world is **closed** when no thread outside it can wake its waiters, as far as impasse
-//! can tell from the operating system's list of the process's threads (Linux `/proc`):
-//!
-//! - the program's world is closed when every thread of the process is a known thread;
-//! - a test's world is closed when no thread has started since the world opened that is not
-//!   one of its members or a member of another test's world (a `std::thread` the test spawned,
-//!   or a plain test running beside it, keeps it open).
-//!
-//! Elsewhere than on Linux no world is ever closed: the closed-world rule then never fires,
-//! and only cycles of known wakers are reported.
+//! Inert threads are threads impasse does not know but knows to be harmless: its own
+//! watchdogs, and libtest's runner (the main thread of a test binary whose tests run on
+//! threads named after them), which only waits for tests to end and starts new ones.
 
+use super::os;
 use super::registry::ThreadKey;
 use crate::report::Report;
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 
 /// A world's number; `0` is the program's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
@@ -51,10 +50,14 @@ impl Member {
 struct World {
     /// What the world is called in reports (the test's name).
     name: String,
-    /// The process's threads when the world opened (test worlds; `None` for the program).
-    started_with: Option<BTreeSet<u64>>,
+    /// The process's threads when the world opened, and when that was (clock ticks since
+    /// boot): a stall report says of other threads whether they were there before.
+    started_with: BTreeSet<u64>,
+    opened_at: Option<u64>,
     /// Reports made by the world's threads, for the test to fail with.
     findings: Vec<Report>,
+    /// Set when the test has stalled: the stall report every wait of its threads ends with.
+    cancelled: Option<Arc<str>>,
 }
 
 /// Known threads and open worlds.
@@ -63,6 +66,11 @@ pub(crate) struct Threads {
     members: HashMap<ThreadKey, Member>,
     worlds: HashMap<WorldId, World>,
     next_world: u64,
+    /// For each world whose blocked threads wait for threads impasse cannot see into, the
+    /// one blocked thread that looks again, on a timer and when nudged (`closed_world.rs`).
+    pollers: HashMap<WorldId, ThreadKey>,
+    /// Operating-system ids of threads impasse does not know but knows to be inert.
+    inert: BTreeSet<u64>,
 }
 
 impl Threads {
@@ -80,17 +88,101 @@ impl Threads {
     pub(crate) fn open_world(&mut self, name: String, founder: ThreadKey) -> WorldId {
         self.next_world += 1;
         let id = WorldId(self.next_world);
-        let started_with = os::process_tids().unwrap_or_default();
         self.worlds.insert(
             id,
             World {
                 name,
-                started_with: Some(started_with),
+                started_with: os::process_tids().unwrap_or_default(),
+                opened_at: os::uptime_ticks(),
                 findings: Vec::new(),
+                cancelled: None,
             },
         );
         self.move_to(founder, id);
         id
+    }
+
+    /// Counts the thread `tid` (not known to impasse) as inert.
+    pub(crate) fn add_inert(&mut self, tid: u64) {
+        self.inert.insert(tid);
+    }
+
+    /// Forgets an inert thread that ends.
+    pub(crate) fn remove_inert(&mut self, tid: u64) {
+        self.inert.remove(&tid);
+    }
+
+    /// The operating-system ids of the process's threads that impasse neither knows nor
+    /// knows to be inert; `None` where the operating system does not say.
+    pub(crate) fn unknown_tids(&self) -> Option<Vec<u64>> {
+        let known: BTreeSet<u64> = self.members.values().filter_map(|m| m.tid).collect();
+        let tids = os::process_tids()?;
+        Some(
+            tids.into_iter()
+                .filter(|tid| !known.contains(tid) && !self.inert.contains(tid))
+                .collect(),
+        )
+    }
+
+    /// How many threads are known.
+    pub(crate) fn len(&self) -> usize {
+        self.members.len()
+    }
+
+    /// The operating-system id of a known thread, where it is known.
+    pub(crate) fn tid_of(&self, thread: ThreadKey) -> Option<u64> {
+        self.members.get(&thread).and_then(|m| m.tid)
+    }
+
+    /// Every known thread.
+    pub(crate) fn known(&self) -> impl Iterator<Item = ThreadKey> + '_ {
+        self.members.keys().copied()
+    }
+
+    /// Whether thread `tid` was running when `world` opened.
+    pub(crate) fn was_there_before(&self, world: WorldId, tid: u64) -> bool {
+        self.worlds
+            .get(&world)
+            .is_some_and(|w| w.started_with.contains(&tid))
+    }
+
+    /// When `world` opened, in clock ticks since boot.
+    pub(crate) fn opened_at(&self, world: WorldId) -> Option<u64> {
+        self.worlds.get(&world).and_then(|w| w.opened_at)
+    }
+
+    /// The thread that looks again for `world`, if one does.
+    pub(crate) fn poller(&self, world: WorldId) -> Option<ThreadKey> {
+        self.pollers.get(&world).copied()
+    }
+
+    /// Makes `thread` the one that looks again for `world`.
+    pub(crate) fn set_poller(&mut self, world: WorldId, thread: ThreadKey) {
+        self.pollers.insert(world, thread);
+    }
+
+    /// `thread` no longer looks again for `world` (if it did).
+    pub(crate) fn clear_poller(&mut self, world: WorldId, thread: ThreadKey) {
+        if self.pollers.get(&world) == Some(&thread) {
+            self.pollers.remove(&world);
+        }
+    }
+
+    /// Every thread that looks again for its world.
+    pub(crate) fn pollers(&self) -> impl Iterator<Item = (WorldId, ThreadKey)> + '_ {
+        self.pollers.iter().map(|(&world, &thread)| (world, thread))
+    }
+
+    /// Ends `world`: from now on every wait of its threads ends with `stall` (a panic).
+    pub(crate) fn cancel(&mut self, world: WorldId, stall: Arc<str>) {
+        if let Some(world) = self.worlds.get_mut(&world) {
+            world.cancelled = Some(stall);
+        }
+    }
+
+    /// The stall report `world` was ended with, if it was.
+    pub(crate) fn cancelled(&self, world: WorldId) -> Option<Arc<str>> {
+        self.worlds.get(&world).and_then(|w| w.cancelled.clone())
     }
 
     /// Closes a world; its remaining members return to the program's world. Returns the
@@ -101,6 +193,7 @@ impl Threads {
                 member.world = WorldId::PROGRAM;
             }
         }
+        self.pollers.remove(&id);
         self.worlds
             .remove(&id)
             .map(|world| world.findings)
@@ -146,94 +239,6 @@ impl Threads {
         match self.worlds.get(&world) {
             Some(w) => format!("test `{}`", w.name),
             None => String::from("program"),
-        }
-    }
-
-    /// Whether no thread outside `world` can wake its waiters (see the module docs).
-    pub(crate) fn is_closed(&self, world: WorldId) -> bool {
-        if world == WorldId::PROGRAM {
-            let known = self.members_of(world).count();
-            return os::process_thread_count() == Some(known);
-        }
-        let Some(started_with) = self
-            .worlds
-            .get(&world)
-            .and_then(|w| w.started_with.as_ref())
-        else {
-            return false;
-        };
-        let Some(now) = os::process_tids() else {
-            return false;
-        };
-        // Members of this world, and of other tests' worlds (they cannot be threads this test
-        // spawned without impasse: those would be unknown or in the program's world).
-        let accounted: BTreeSet<u64> = self
-            .members
-            .values()
-            .filter(|m| m.world == world || self.worlds.contains_key(&m.world))
-            .filter_map(|m| m.tid)
-            .collect();
-        now.iter()
-            .all(|tid| started_with.contains(tid) || accounted.contains(tid))
-    }
-}
-
-/// What the operating system says about the process's threads. Nothing under loom: a model's
-/// threads are not the process's, so no world is ever closed there.
-#[cfg(loom)]
-mod os {
-    use std::collections::BTreeSet;
-
-    pub(super) fn current_tid() -> Option<u64> {
-        None
-    }
-
-    pub(super) fn process_tids() -> Option<BTreeSet<u64>> {
-        None
-    }
-
-    pub(super) fn process_thread_count() -> Option<usize> {
-        None
-    }
-}
-
-/// What the operating system says about the process's threads.
-#[cfg(not(loom))]
-mod os {
-    use std::collections::BTreeSet;
-
-    /// This thread's id, from `/proc/thread-self` (`<pid>/task/<tid>`).
-    pub(super) fn current_tid() -> Option<u64> {
-        let link = std::fs::read_link("/proc/thread-self").ok()?;
-        link.file_name()?.to_str()?.parse().ok()
-    }
-
-    /// The ids of every thread of the process.
-    pub(super) fn process_tids() -> Option<BTreeSet<u64>> {
-        let entries = std::fs::read_dir("/proc/self/task").ok()?;
-        entries
-            .map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
-            .collect()
-    }
-
-    /// How many threads the process has (`num_threads` in `/proc/self/stat`).
-    pub(super) fn process_thread_count() -> Option<usize> {
-        let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-        // The command name (field 2) is in parentheses and may hold anything; field 20,
-        // num_threads, is the 18th field after the closing parenthesis.
-        let after_name = &stat[stat.rfind(')')? + 1..];
-        after_name.split_whitespace().nth(17)?.parse().ok()
-    }
-
-    #[cfg(all(test, target_os = "linux"))]
-    mod tests {
-        #[test]
-        fn the_process_threads_are_visible() {
-            let tid = super::current_tid().expect("a thread id");
-            let tids = super::process_tids().expect("the task list");
-            assert!(tids.contains(&tid));
-            let count = super::process_thread_count().expect("the thread count");
-            assert!(count >= 1);
         }
     }
 }

@@ -1,17 +1,20 @@
-//! The blocking protocol of a lock, in one function: [`wait`]; and the registration it shares
-//! with the cooperative waits of `cooperative.rs`.
+//! The blocking protocol of a lock, in one function: [`wait`]; and what it shares with the
+//! cooperative waits of `cooperative.rs`: the registration, the judgement and what follows it
+//! ([`check`]), and the end of a stalled test's waits ([`stall`]).
 //!
 //! A lock calls [`wait`] once its own spinning has failed and it is about to block. Under the
 //! detector's lock the thread tries once more, then publishes its holds and its request, then
-//! (for an untimed request) looks for a deadlock through itself. A deadlock is reported while
-//! the graph is consistent, and the policy runs (by default: panic, which unwinds the thread's
-//! guards and takes it out of the graph). Otherwise the thread blocks on the lock and leaves
-//! the graph once it holds what it asked for.
+//! (for an untimed request) judges it. A deadlock is reported while the graph is consistent,
+//! and the policy runs (by default: panic, which unwinds the thread's guards and takes it out
+//! of the graph). Otherwise the thread blocks on the lock and leaves the graph once it holds
+//! what it asked for.
 
+use super::closed_world::{Again, Verdict};
 use super::detector::{self, Detector};
 use super::registry::ThreadKey;
 use super::this_thread::{self, ResourceRef};
-use super::wait_for::{WaitRequest, Wakers};
+use super::threads::WorldId;
+use super::wait_for::{Sleeper, WaitRequest, Wakers};
 use super::Acquire;
 use crate::facade::sync::MutexGuard;
 use crate::report::Access;
@@ -49,7 +52,19 @@ pub(crate) fn wait(
         if lock.attempt() {
             return true;
         }
-        let registration = me.register(&mut detector, request);
+        // The test stalled: a new wait in it ends at once, unless this acquisition takes back
+        // a lock a live guard owns (unwinding would release it twice).
+        let stalled = detector
+            .threads
+            .cancelled(me.world)
+            .filter(|_| !super::is_relocking(at) && !crate::facade::thread::panicking());
+        if let Some(report) = stalled {
+            drop(detector);
+            stall(&report);
+        }
+        let registration = me.register(&mut detector, request, Sleeper::Lock);
+        // A lock waiter never looks again by itself: every poller looks, its own world's too.
+        detector.nudge_pollers(None);
         if deadline.is_none() {
             check(detector, registration.thread, lock.writer_queued(), at);
         }
@@ -82,31 +97,76 @@ fn block_rechecking(me: ThreadKey, lock: &impl Acquire, at: &'static Location<'s
         if lock.attempt() {
             return true;
         }
-        reported = check(detector, me, lock.writer_queued(), at);
+        reported = matches!(
+            check(detector, me, lock.writer_queued(), at),
+            Judged::Reported
+        );
     }
 }
 
-/// Looks for a deadlock through `me`, waiting at `at`, and applies the policy to it. The
-/// reporter is marked granted while the graph is consistent, so no other thread reports the
-/// same deadlock again before it has left (or, under a policy that lets it block, ever). The
-/// detector's lock is released before the policy runs: a panic then unwinds through the
-/// `Registration`, which takes it again. Returns whether there was a finding.
+/// What [`check`] found, for the waiter to act on.
+#[derive(Debug)]
+pub(super) enum Judged {
+    /// A deadlock, reported and handed to the policy (which let the thread go on).
+    Reported,
+    /// No verdict yet; the waiter's world looks again as said (see `closed_world.rs`).
+    Pending(Again),
+    /// Nothing to look at.
+    Quiet,
+}
+
+/// Judges `me`, waiting at `at`, and applies the policy to a deadlock. The reporter is marked
+/// granted while the graph is consistent, so no other thread reports the same deadlock again
+/// before it has left (or, under a policy that lets it block, ever). The detector's lock is
+/// released before the policy runs: a panic then unwinds through the `Registration`, which
+/// takes it again. A pending verdict makes `me` its world's poller if it can be one, and
+/// otherwise asks the world to look again.
 #[track_caller]
 pub(super) fn check(
     mut detector: MutexGuard<'_, Detector>,
     me: ThreadKey,
     queued_writers_block: bool,
     at: &Location<'_>,
-) -> bool {
-    let Some(report) = detector.deadlock_through(me, queued_writers_block) else {
-        return false;
-    };
-    let world = detector.threads.world_of(me);
-    detector.threads.note_finding(world, &report);
-    detector.graph.grant(me);
-    drop(detector);
-    crate::policy::deadlock_found(&report, super::is_relocking(at));
-    true
+) -> Judged {
+    let world = world_of(&detector, me);
+    match detector.judge(me, queued_writers_block) {
+        Verdict::Deadlock(report) => {
+            detector.threads.note_finding(world, &report);
+            detector.graph.grant(me);
+            detector.threads.clear_poller(world, me);
+            drop(detector);
+            crate::policy::deadlock_found(&report, super::is_relocking(at));
+            Judged::Reported
+        }
+        Verdict::Pending(again) => {
+            if detector.graph.blocked(me).is_some_and(|b| b.judges()) {
+                detector.threads.set_poller(world, me);
+            } else {
+                detector.nudge_world(world);
+            }
+            Judged::Pending(again)
+        }
+        Verdict::Quiet => {
+            detector.threads.clear_poller(world, me);
+            Judged::Quiet
+        }
+    }
+}
+
+fn world_of(detector: &Detector, thread: ThreadKey) -> WorldId {
+    detector
+        .graph
+        .blocked(thread)
+        .map_or_else(|| detector.threads.world_of(thread), |b| b.world)
+}
+
+/// Ends a wait of a stalled test's thread: panics with the test's stall report, so the
+/// thread's guards unwind and the test fails with the report in its own output. Not for a
+/// thread that is panicking already (a second panic would abort the process): it goes on
+/// waiting instead.
+#[track_caller]
+pub(super) fn stall(report: &str) -> ! {
+    std::panic::panic_any(report.to_owned())
 }
 
 /// What a thread publishes about itself when it blocks, gathered before the detector's lock
@@ -115,7 +175,7 @@ pub(super) struct Registrant {
     key: ThreadKey,
     holds: Vec<this_thread::Held>,
     name: Option<String>,
-    world: super::threads::WorldId,
+    world: WorldId,
 }
 
 impl Registrant {
@@ -132,15 +192,27 @@ impl Registrant {
         })
     }
 
-    pub(super) fn register(self, detector: &mut Detector, request: WaitRequest) -> Registration {
-        detector
-            .graph
-            .register(self.key, self.name, self.world, request, self.holds);
+    /// The world the thread waits in.
+    pub(super) fn world(&self) -> WorldId {
+        self.world
+    }
+
+    pub(super) fn register(
+        self,
+        detector: &mut Detector,
+        request: WaitRequest,
+        sleeper: Sleeper,
+    ) -> Registration {
+        detector.graph.register(
+            self.key, self.name, self.world, request, self.holds, sleeper,
+        );
         Registration { thread: self.key }
     }
 }
 
-/// A thread's presence in the wait-for graph; it leaves on drop, unwinding included.
+/// A thread's presence in the wait-for graph; it leaves on drop, unwinding included. Leaving
+/// without having been granted (a timeout, a report unwinding) may complete a deadlock
+/// elsewhere, so the worlds that wait to see look again.
 #[derive(Debug)]
 pub(super) struct Registration {
     pub(super) thread: ThreadKey,
@@ -148,6 +220,14 @@ pub(super) struct Registration {
 
 impl Drop for Registration {
     fn drop(&mut self) {
-        detector::lock().graph.deregister(self.thread);
+        let mut detector = detector::lock();
+        let Some(left) = detector.graph.deregister(self.thread) else {
+            return;
+        };
+        if left.granted {
+            detector.threads.clear_poller(left.world, self.thread);
+        } else {
+            detector.changed(self.thread, left.world);
+        }
     }
 }

@@ -15,6 +15,7 @@
 //! marks the waiter `granted` before it wakes it, so a stale registration never counts as
 //! asleep.
 
+use super::parker::{Parker, Woken};
 use super::registry::{self, ResourceId, ThreadKey};
 use super::this_thread::{Held, ResourceRef};
 use super::threads::WorldId;
@@ -24,6 +25,7 @@ use petgraph::visit::{depth_first_search, Control, DfsEvent, GraphBase, IntoNeig
 use petgraph::Direction::{Incoming, Outgoing};
 use std::collections::{HashMap, HashSet};
 use std::panic::Location;
+use std::sync::Arc;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 enum Node {
@@ -61,6 +63,16 @@ pub(crate) struct WaitRequest {
     pub(crate) timed: bool,
 }
 
+/// How a blocked thread sleeps, as the detector can reach it.
+#[derive(Debug, Clone)]
+pub(crate) enum Sleeper {
+    /// On a lock (its raw lock's queue): only the lock's release wakes it.
+    Lock,
+    /// In a cooperative wait, on its parker: the detector can wake it. `judges`: whether it
+    /// looks for deadlocks itself (an idle pool worker does not).
+    Cooperative { parker: Arc<Parker>, judges: bool },
+}
+
 #[derive(Debug)]
 pub(crate) struct Blocked {
     name: Option<String>,
@@ -69,12 +81,25 @@ pub(crate) struct Blocked {
     holds: Vec<Held>,
     /// A waker has made the wait satisfiable; the thread is about to run.
     pub(crate) granted: bool,
+    pub(crate) sleeper: Sleeper,
 }
 
 impl Blocked {
     /// Whether the thread may run again without anyone's help: granted, or timed.
     pub(crate) fn may_run_alone(&self) -> bool {
         self.granted || self.wait.timed
+    }
+
+    /// Whether the thread sleeps where the detector can wake it and judges for itself: the
+    /// kind of thread that can look again for its world (a poller, a stalled test's victim).
+    pub(crate) fn judges(&self) -> bool {
+        matches!(self.sleeper, Sleeper::Cooperative { judges: true, .. })
+    }
+
+    fn unpark(&self, why: Woken) {
+        if let Sleeper::Cooperative { parker, .. } = &self.sleeper {
+            parker.unpark(why);
+        }
     }
 }
 
@@ -84,10 +109,13 @@ pub(crate) struct WaitFor {
     graph: DiGraphMap<Node, Edge>,
     blocked: HashMap<ThreadKey, Blocked>,
     resources: HashMap<ResourceId, ResourceRef>,
+    /// How many registrations may run alone (granted or timed): kept so that "will some
+    /// blocked thread run again by itself?" costs nothing.
+    runnable: usize,
 }
 
 impl WaitFor {
-    /// Publishes `thread` as blocked in `wait`, holding `holds`.
+    /// Publishes `thread` as blocked in `wait`, holding `holds`, sleeping as `sleeper` says.
     pub(crate) fn register(
         &mut self,
         thread: ThreadKey,
@@ -95,6 +123,7 @@ impl WaitFor {
         world: WorldId,
         wait: WaitRequest,
         holds: Vec<Held>,
+        sleeper: Sleeper,
     ) {
         let me = Node::Thread(thread);
         self.graph.add_node(me);
@@ -117,16 +146,45 @@ impl WaitFor {
                 timed: wait.timed,
             },
         );
-        self.blocked.insert(
-            thread,
-            Blocked {
-                name,
-                world,
-                wait,
-                holds,
-                granted: false,
-            },
-        );
+        if let Sleeper::Cooperative { parker, .. } = &sleeper {
+            parker.clear(); // wake-ups meant for an earlier wait
+        }
+        let blocked = Blocked {
+            name,
+            world,
+            wait,
+            holds,
+            granted: false,
+            sleeper,
+        };
+        self.runnable += usize::from(blocked.may_run_alone());
+        if let Some(old) = self.blocked.insert(thread, blocked) {
+            self.runnable -= usize::from(old.may_run_alone());
+        }
+    }
+
+    /// Every blocked thread.
+    pub(crate) fn registrations(&self) -> impl Iterator<Item = (ThreadKey, &Blocked)> + '_ {
+        self.blocked
+            .iter()
+            .map(|(&thread, blocked)| (thread, blocked))
+    }
+
+    /// How many threads are blocked.
+    pub(crate) fn len(&self) -> usize {
+        self.blocked.len()
+    }
+
+    /// How many blocked threads may run again by themselves (granted, or timed).
+    pub(crate) fn runnable(&self) -> usize {
+        self.runnable
+    }
+
+    /// Wakes `thread` where it sleeps, if the detector can, to look again (see `parker.rs`).
+    pub(crate) fn nudge(&self, thread: ThreadKey) {
+        if let Some(blocked) = self.blocked.get(&thread) {
+            blocked.unpark(Woken::NUDGED);
+        }
     }
 
     /// The registration of `thread`, if it is blocked.
@@ -134,42 +192,54 @@ impl WaitFor {
         self.blocked.get(&thread)
     }
 
-    /// Marks `thread`'s wait satisfiable: it will run without anyone else's help.
+    /// Marks `thread`'s wait satisfiable: it will run without anyone else's help. A thread in
+    /// a cooperative wait is woken.
     pub(crate) fn grant(&mut self, thread: ThreadKey) {
         if let Some(blocked) = self.blocked.get_mut(&thread) {
-            blocked.granted = true;
+            Self::grant_one(&mut self.runnable, blocked);
         }
     }
 
-    /// Marks every wait for `resource` satisfiable.
+    /// Marks every wait for `resource` satisfiable, and wakes the cooperative ones.
     pub(crate) fn grant_all(&mut self, resource: ResourceId) {
         for blocked in self.blocked.values_mut() {
             if blocked.wait.resource.id == resource {
-                blocked.granted = true;
+                Self::grant_one(&mut self.runnable, blocked);
             }
         }
+    }
+
+    fn grant_one(runnable: &mut usize, blocked: &mut Blocked) {
+        if !blocked.may_run_alone() {
+            *runnable += 1;
+        }
+        blocked.granted = true;
+        blocked.unpark(Woken::GRANTED);
     }
 
     /// A granted waiter found its wait unsatisfiable after all (another thread was first):
     /// it is blocked again.
     pub(crate) fn rearm(&mut self, thread: ThreadKey) {
         if let Some(blocked) = self.blocked.get_mut(&thread) {
+            if blocked.granted && !blocked.wait.timed {
+                self.runnable -= 1;
+            }
             blocked.granted = false;
         }
     }
 
     /// Removes `thread` and every edge it published; resources left without edges go too.
-    pub(crate) fn deregister(&mut self, thread: ThreadKey) {
-        let Some(blocked) = self.blocked.remove(&thread) else {
-            return;
-        };
+    /// Returns the registration, if there was one.
+    pub(crate) fn deregister(&mut self, thread: ThreadKey) -> Option<Blocked> {
+        let blocked = self.blocked.remove(&thread)?;
+        self.runnable -= usize::from(blocked.may_run_alone());
         self.graph.remove_node(Node::Thread(thread));
         let touched = blocked
             .holds
             .iter()
             .map(|h| h.resource.id)
             .chain([blocked.wait.resource.id]);
-        for id in touched {
+        for id in touched.collect::<Vec<_>>() {
             let node = Node::Resource(id);
             if self.graph.contains_node(node)
                 && self
@@ -187,6 +257,7 @@ impl WaitFor {
                 self.resources.remove(&id);
             }
         }
+        Some(blocked)
     }
 
     fn add_resource(&mut self, resource: ResourceRef) -> Node {
@@ -322,6 +393,7 @@ impl WaitFor {
             detected_by: self.thread_ref(detected_by),
             world,
             inversion: None,
+            bystanders: Vec::new(),
         }
     }
 

@@ -5,7 +5,10 @@
 
 use crate::report::Report;
 
-pub(crate) use imp::{finishing, joined, spawning, stall_report, started, Ending, WorldToken};
+pub(crate) use imp::{
+    end_world, finishing, inert, joined, spawning, started, still_running, Ending, Inert,
+    WorldToken,
+};
 
 /// Opens a world named `name` with the calling thread as its first member. Its findings are
 /// returned by [`close_world`].
@@ -20,7 +23,9 @@ pub(crate) fn close_world(world: WorldToken) -> Vec<Report> {
 
 #[cfg(feature = "detect")]
 mod imp {
-    use crate::detect::detector;
+    use crate::detect::closed_world;
+    use crate::detect::detector::{self, Detector};
+    use crate::detect::os;
     use crate::detect::this_thread;
     use crate::detect::threads::WorldId;
     use crate::detect::vector_clock::VectorClock;
@@ -80,9 +85,26 @@ mod imp {
         let Some(key) = this_thread::key() else {
             return WorldToken(WorldId::PROGRAM);
         };
-        let id = detector::lock().threads.open_world(name.to_owned(), key);
+        let mut detector = detector::lock();
+        if let Some(runner) = libtest_runner(name) {
+            detector.threads.add_inert(runner);
+        }
+        let id = detector.threads.open_world(name.to_owned(), key);
+        drop(detector);
         this_thread::with(|t| t.join_world(id));
         WorldToken(id)
+    }
+
+    /// libtest (and nextest, which runs libtest binaries) runs each test on a thread of its own,
+    /// named after the test, and waits in its main thread for the tests to end (then starts new
+    /// ones): that thread never touches a test's primitives. So when a test world opens on a
+    /// named thread that is not the main thread, the main thread is taken to be the harness's
+    /// runner; its id, to count as inert. (A harness whose main thread does the test's work
+    /// runs its tests on the main thread, or on unnamed threads: then nothing is assumed.)
+    fn libtest_runner(_name: &str) -> Option<u64> {
+        crate::facade::thread::current().name()?;
+        let main = os::process_id()?;
+        (os::current_tid()? != main).then_some(main)
     }
 
     pub(super) fn close_world(world: WorldToken) -> Vec<Report> {
@@ -94,10 +116,87 @@ mod imp {
         findings
     }
 
-    /// Every member of `world` and what it waits for: the dump a stalled test fails with.
-    pub(crate) fn stall_report(world: WorldToken, reporter: ThreadRef) -> Report {
+    /// A thread of impasse's own that never touches the program's primitives (a watchdog),
+    /// counted as inert while this lives.
+    #[derive(Debug)]
+    pub(crate) struct Inert(Option<u64>);
+
+    /// Counts the calling thread, which impasse does not otherwise know, as inert.
+    pub(crate) fn inert() -> Inert {
+        let tid = os::current_tid();
+        if let Some(tid) = tid {
+            detector::lock().threads.add_inert(tid);
+        }
+        Inert(tid)
+    }
+
+    impl Drop for Inert {
+        fn drop(&mut self) {
+            if let Some(tid) = self.0 {
+                detector::lock().threads.remove_inert(tid);
+            }
+        }
+    }
+
+    /// How many of a stalled test's bystanders a report names.
+    const BYSTANDERS: usize = 8;
+
+    /// Ends the stalled test of `world`: builds its stall report (every member's wait, and the
+    /// threads outside impasse's waits that kept it from being called a deadlock), makes it a
+    /// finding of the test, and ends every cooperative wait of its threads, now and from now
+    /// on, with a panic whose message is the report followed by `why` (`wait::stall`). Returns
+    /// that message.
+    pub(crate) fn end_world(world: WorldToken, reporter: ThreadRef, why: &str) -> String {
+        let mut detector = detector::lock();
+        let report = stall_report(&detector, world.0, reporter);
+        detector.threads.note_finding(world.0, &report);
+        let message = format!("{report}\n{why}");
+        detector.threads.cancel(world.0, message.as_str().into());
+        let members: Vec<_> = detector
+            .graph
+            .registrations()
+            .filter(|(_, blocked)| blocked.world == world.0)
+            .map(|(thread, _)| thread)
+            .collect();
+        for member in members {
+            detector.graph.nudge(member);
+        }
+        message
+    }
+
+    /// The members of `world` that are still running or blocked, and where: what a test that
+    /// could not be ended says before the process ends.
+    pub(crate) fn still_running(world: WorldToken) -> String {
         let detector = detector::lock();
-        let mut members: Vec<_> = detector.threads.members_of(world.0).collect();
+        let mut lines = Vec::new();
+        for member in detector.threads.members_of(world.0) {
+            let name = detector.threads.name_of(member);
+            let name = name.as_deref().unwrap_or("<unnamed>");
+            let doing = match detector.graph.thread_state(member) {
+                Some(state) => match state.waits_for {
+                    Some(wait) => format!(
+                        "in impasse, waiting at {} for {}",
+                        wait.at,
+                        wait.resource.display_name()
+                    ),
+                    None => String::from("in impasse"),
+                },
+                None => detector
+                    .threads
+                    .tid_of(member)
+                    .and_then(os::look)
+                    .map_or("outside impasse", |look| look.doing.describe())
+                    .to_owned(),
+            };
+            lines.push(format!("  thread {name:?} (T{}): {doing}", member.get()));
+        }
+        lines.sort();
+        lines.join("\n")
+    }
+
+    /// Every member of `world` and what it waits for: the dump a stalled test fails with.
+    fn stall_report(detector: &Detector, world: WorldId, reporter: ThreadRef) -> Report {
+        let mut members: Vec<_> = detector.threads.members_of(world).collect();
         members.sort();
         let threads = members
             .into_iter()
@@ -116,8 +215,9 @@ mod imp {
             kind: ReportKind::Stall,
             threads,
             detected_by: reporter,
-            world: Some(detector.threads.world_name(world.0)),
+            world: Some(detector.threads.world_name(world)),
             inversion: None,
+            bystanders: closed_world::bystanders(detector, world, BYSTANDERS),
         }
     }
 }
@@ -162,14 +262,29 @@ mod imp {
         Vec::new()
     }
 
-    /// With `detect` off nothing is known about the threads: an empty stall report.
-    pub(crate) fn stall_report(_world: WorldToken, reporter: ThreadRef) -> Report {
-        Report {
+    /// Nothing: with `detect` off no thread is known, inert or not.
+    #[derive(Debug)]
+    pub(crate) struct Inert;
+
+    pub(crate) fn inert() -> Inert {
+        Inert
+    }
+
+    /// With `detect` off nothing is known about the threads, and no wait can be ended: an
+    /// empty stall report.
+    pub(crate) fn end_world(_world: WorldToken, reporter: ThreadRef, why: &str) -> String {
+        let report = Report {
             kind: ReportKind::Stall,
             threads: Vec::new(),
             detected_by: reporter,
             world: None,
             inversion: None,
-        }
+            bystanders: Vec::new(),
+        };
+        format!("{report}\n{why}")
+    }
+
+    pub(crate) fn still_running(_world: WorldToken) -> String {
+        String::from("  (built without the `detect` feature: impasse knows no thread)")
     }
 }

@@ -92,6 +92,11 @@ pub(crate) mod thread {
     pub(crate) use loom::thread::{current, yield_now, Builder, JoinHandle, Thread};
     pub(crate) use std::thread::panicking;
 
+    /// loom has no clock: a sleep is a yield to the other threads of the model.
+    pub(crate) fn sleep(_duration: std::time::Duration) {
+        loom::thread::yield_now();
+    }
+
     /// A number for the current loom thread, never zero and unique among live threads.
     pub(crate) fn current_id() -> std::num::NonZeroUsize {
         loom::thread_local!(static ANCHOR: u8 = 0);

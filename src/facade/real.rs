@@ -80,7 +80,9 @@ pub(crate) mod cell {
 }
 
 pub(crate) mod thread {
-    pub(crate) use std::thread::{current, panicking, yield_now, Builder, JoinHandle, Thread};
+    pub(crate) use std::thread::{
+        current, panicking, sleep, yield_now, Builder, JoinHandle, Thread,
+    };
 
     /// A number for the current thread, never zero and unique among live threads: the
     /// address of a thread-local (as parking_lot's `RawThreadId`).

@@ -23,7 +23,7 @@ use crate::report::Access;
 use std::collections::VecDeque;
 use std::panic::Location;
 use std::sync::mpsc::{RecvTimeoutError, SendError, TryRecvError, TrySendError};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// One channel, shared by its ends.
 pub(super) struct Chan<T> {
@@ -181,7 +181,7 @@ impl<T> Chan<T> {
             });
             sending.phase = Phase::InLine(ticket);
             loop {
-                let timed_out = sending.wait(&wakes, CoopWait::SLICE);
+                sending.sleep(coop, &self.state, &wakes, None);
                 let state = sending.state();
                 if !state.receiver {
                     sending.phase = Phase::Idle;
@@ -192,11 +192,7 @@ impl<T> Chan<T> {
                     sending.phase = Phase::Idle;
                     break;
                 }
-                if timed_out {
-                    coop.recheck();
-                } else {
-                    coop.again();
-                }
+                coop.again();
             }
         }
         let state = sending.state();
@@ -231,7 +227,7 @@ impl<T> Chan<T> {
             wakes: wakes.clone(),
         });
         loop {
-            let timed_out = sending.wait(&wakes, CoopWait::SLICE);
+            sending.sleep(coop, &self.state, &wakes, None);
             let state = sending.state();
             if state.taken > seq {
                 sending.phase = Phase::Idle;
@@ -247,11 +243,7 @@ impl<T> Chan<T> {
                 drop(sending);
                 return Err(SendError(value));
             }
-            if timed_out {
-                coop.recheck();
-            } else {
-                coop.again();
-            }
+            coop.again();
         }
     }
 
@@ -308,8 +300,7 @@ impl<T> Chan<T> {
         receiving.state().receiving = Some(self.parked_receiver(token));
         receiving.phase = Phase::Receiving;
         loop {
-            let slice = CoopWait::slice_until(deadline);
-            let timed_out = receiving.wait(&self.receiver_wakes, slice);
+            receiving.sleep(&mut coop, &self.state, &self.receiver_wakes, deadline);
             let state = receiving.state();
             if let Some(value) = state.take() {
                 return Ok(value);
@@ -323,12 +314,8 @@ impl<T> Chan<T> {
             if state.receiving.is_none() {
                 // Handed a value that its rendezvous sender took back as it unwound.
                 state.receiving = Some(self.parked_receiver(token));
-                coop.again();
-            } else if timed_out {
-                coop.recheck();
-            } else {
-                coop.again();
             }
+            coop.again();
         }
     }
 
@@ -411,22 +398,29 @@ struct Locked<'a, T> {
     phase: Phase,
 }
 
-impl<T> Locked<'_, T> {
+impl<'a, T> Locked<'a, T> {
     fn state(&mut self) -> &mut State<T> {
         self.state
             .as_mut()
             .expect("impasse: the channel is locked between waits")
     }
 
-    /// Waits on `wakes` for at most `slice`; `true` when the slice ran out.
-    fn wait(&mut self, wakes: &Condvar, slice: Duration) -> bool {
+    /// Sleeps (`CoopWait::sleep`, woken through `wakes` when the detector does not see the
+    /// thread) until woken or `deadline`, the channel's lock released meanwhile.
+    fn sleep<'b>(
+        &mut self,
+        coop: &mut CoopWait,
+        lock: &'b Mutex<State<T>>,
+        wakes: &Condvar,
+        deadline: Option<Instant>,
+    ) where
+        'b: 'a,
+    {
         let state = self
             .state
             .take()
             .expect("impasse: the channel is locked between waits");
-        let (state, timed_out) = wakes.wait_timeout(state, slice);
-        self.state = Some(state);
-        timed_out
+        self.state = Some(coop.sleep(lock, state, wakes, deadline));
     }
 }
 

@@ -355,9 +355,7 @@ impl<T> Core<T> {
             timed,
         );
         loop {
-            let slice = CoopWait::slice_until(deadline);
-            let (next, timed_out) = self.finished.wait_timeout(state, slice);
-            state = next;
+            state = waiting.sleep(&self.state, state, &self.finished, deadline);
             if state.stage.is_over() {
                 return true;
             }
@@ -377,8 +375,6 @@ impl<T> Core<T> {
                     at,
                     timed,
                 );
-            } else if timed_out {
-                waiting.recheck();
             } else {
                 waiting.again();
             }

@@ -357,21 +357,22 @@ impl Registry {
             }
         };
         napping.state().naps[me].token = waiting.token();
-        loop {
-            let sleep = napping.sleep.take().expect("a nap holds the sleep lock");
-            let (sleep, timed_out) = self.wakes[me].wait_timeout(sleep, CoopWait::SLICE);
-            napping.sleep = Some(sleep);
-            let nap = &mut napping.state().naps[me];
-            if nap.asleep.is_none() {
-                nap.woken = false;
-                return Woke::Nudged;
-            }
-            if timed_out {
-                waiting.recheck();
-            } else {
-                waiting.again();
-            }
-        }
+        let woken = waiting.wait_for(
+            &self.sleep,
+            &mut napping.sleep,
+            &self.wakes[me],
+            None,
+            |sleep| {
+                let nap = &mut sleep.naps[me];
+                let woken = nap.asleep.is_none();
+                if woken {
+                    nap.woken = false;
+                }
+                woken
+            },
+        );
+        debug_assert!(woken, "an untimed nap ends only when woken");
+        Woke::Nudged
     }
 
     /// Wakes one sleeper, an idle one if there is one.

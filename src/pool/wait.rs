@@ -331,15 +331,9 @@ impl Signal {
         );
         parked.state().token = waiting.token();
         let mut next = None;
-        waiting.sleep_until(deadline, |slice| {
-            let state = parked
-                .0
-                .take()
-                .expect("a parked waiter holds the signal's lock");
-            let (state, timed_out) = self.wakes.wait_timeout(state, slice);
-            parked.0 = Some(state);
-            next = parked.state().over.pop_front();
-            (next.is_some(), timed_out)
+        waiting.wait_for(&self.state, &mut parked.0, &self.wakes, deadline, |state| {
+            next = state.over.pop_front();
+            next.is_some()
         });
         next
     }

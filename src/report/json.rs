@@ -68,6 +68,7 @@ mod tests {
             detected_by: thread,
             world: Some("test `x`".into()),
             inversion: None,
+            bystanders: Vec::new(),
         };
         let line = report.to_json();
         assert!(!line.contains('\n'));

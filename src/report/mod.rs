@@ -35,6 +35,27 @@ pub struct Report {
     /// For a potential deadlock: the lock-order cycle and the order to keep.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inversion: Option<Inversion>,
+    /// For a stall: the threads outside the world's waits that could still act, which is why
+    /// impasse could not call the stall a deadlock.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bystanders: Vec<Bystander>,
+}
+
+/// A thread that could still act when a test stalled: one impasse cannot see into (a
+/// `std::thread`, a thread of another library), or one it knows that runs outside its waits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Bystander {
+    /// The operating system's id of the thread.
+    pub os_id: u64,
+    /// Its name: the one impasse knows, or the kernel's (at most 15 bytes).
+    pub name: Option<String>,
+    /// Whether impasse knows the thread (it used one of impasse's primitives).
+    pub known_to_impasse: bool,
+    /// What the operating system says it is doing.
+    pub doing: String,
+    /// When it started, relative to the test ("before the test", "0.2 s into the test").
+    pub started: String,
 }
 
 /// A lock-order inversion: locks taken in orders that form a cycle, by threads that could

@@ -36,13 +36,16 @@ impl fmt::Display for Report {
             (_, None, n) => writeln!(f, "{n} threads wait for each other in a cycle")?,
         }
         for state in &self.threads {
-            write_thread(f, state)?;
+            write_thread(f, state, self.kind == ReportKind::Stall)?;
         }
         match (self.kind, &self.world) {
-            (ReportKind::Stall, _) => write!(f, "  reported by {}", self.detected_by),
+            (ReportKind::Stall, _) => {
+                write_bystanders(f, &self.bystanders)?;
+                write!(f, "  reported by {}", self.detected_by)
+            }
             (_, Some(_)) => write!(
                 f,
-                "  detected by {}, the last of them to block",
+                "  detected by {}, one of them: no thread of the process is left that could wake them",
                 self.detected_by
             ),
             (_, None) => {
@@ -55,6 +58,37 @@ impl fmt::Display for Report {
             }
         }
     }
+}
+
+/// Why a stall could not be called a deadlock: the threads that could still act, and what to
+/// do about them.
+fn write_bystanders(f: &mut fmt::Formatter<'_>, bystanders: &[super::Bystander]) -> fmt::Result {
+    if bystanders.is_empty() {
+        return Ok(());
+    }
+    writeln!(
+        f,
+        "  not a certain deadlock: {} thread(s) outside impasse's waits could still act:",
+        bystanders.len()
+    )?;
+    for b in bystanders {
+        let name = b.name.as_deref().unwrap_or("<unnamed>");
+        let who = if b.known_to_impasse {
+            "known to impasse"
+        } else {
+            "not known to impasse"
+        };
+        writeln!(
+            f,
+            "    thread {:?} (tid {}, {who}), started {}: {}",
+            name, b.os_id, b.started, b.doing
+        )?;
+    }
+    writeln!(
+        f,
+        "  to let impasse judge such waits, spawn those threads with `impasse::thread` (or keep \
+         them out of the test), or run each test in a process of its own (`cargo nextest run`)"
+    )
 }
 
 /// A join or a once-initialisation that waits for the waiting thread itself.
@@ -88,10 +122,10 @@ impl fmt::Display for Resource {
     }
 }
 
-fn write_thread(f: &mut fmt::Formatter<'_>, state: &ThreadState) -> fmt::Result {
+fn write_thread(f: &mut fmt::Formatter<'_>, state: &ThreadState, stall: bool) -> fmt::Result {
     write!(f, "  {}", state.thread)?;
     match &state.waits_for {
-        Some(wait) => write_wait(f, wait)?,
+        Some(wait) => write_wait(f, wait, stall)?,
         None => writeln!(f, " is running")?,
     }
     for hold in &state.holds {
@@ -106,7 +140,8 @@ fn write_thread(f: &mut fmt::Formatter<'_>, state: &ThreadState) -> fmt::Result 
     Ok(())
 }
 
-fn write_wait(f: &mut fmt::Formatter<'_>, wait: &Wait) -> fmt::Result {
+/// One wait; in a stall (`stall`), nothing is said to be certain.
+fn write_wait(f: &mut fmt::Formatter<'_>, wait: &Wait, stall: bool) -> fmt::Result {
     writeln!(
         f,
         " {} {}",
@@ -132,7 +167,9 @@ fn write_wait(f: &mut fmt::Formatter<'_>, wait: &Wait) -> fmt::Result {
             }
         }
     }
-    if wait.any_thread_may_wake {
+    if wait.any_thread_may_wake && stall {
+        writeln!(f, "      any other thread could wake it")?;
+    } else if wait.any_thread_may_wake {
         writeln!(f, "      any other thread could wake it, but none can run")?;
     }
     Ok(())

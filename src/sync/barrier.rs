@@ -2,8 +2,8 @@
 //!
 //! The reference shape of a cooperative primitive (`detect/cooperative.rs`): state under a
 //! facade mutex, a facade condition variable, `CoopWait::begin` before the state says this
-//! thread waits, waits in slices, and the releasing party grants every waiter before it wakes
-//! them.
+//! thread waits, `CoopWait::sleep` then `again` until its generation is complete, and the
+//! releasing party grants every waiter before it wakes them.
 
 use crate::detect::{self, CoopWait, ResourceMeta, WakeBy};
 use crate::facade::sync::{Condvar, Mutex};
@@ -117,18 +117,14 @@ impl Barrier {
                 .state
                 .take()
                 .expect("the arrival holds the state lock");
-            let (state, timed_out) = self.all_arrived.wait_timeout(state, CoopWait::SLICE);
+            let state = waiting.sleep(&self.state, state, &self.all_arrived, None);
             let done = state.generation != arrival.generation;
             arrival.state = Some(state);
             if done {
                 arrival.state = None; // unlocked, and nothing to undo
                 return BarrierWaitResult(false);
             }
-            if timed_out {
-                waiting.recheck();
-            } else {
-                waiting.again();
-            }
+            waiting.again();
         }
     }
 }

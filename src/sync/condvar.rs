@@ -271,7 +271,14 @@ impl Condvar {
             deadline.is_some(),
         );
         let mut queued = Queued::new(waiters, waiting.token());
-        let notified = waiting.sleep_until(deadline, |slice| queued.sleep(slice));
+        let waiter = Arc::clone(&queued.waiter);
+        let notified = waiting.wait_for(
+            &self.waiters,
+            &mut queued.waiters,
+            &waiter.wake,
+            deadline,
+            |_| waiter.notified.load(Ordering::Relaxed),
+        );
         drop(queued); // off the queue (if not notified), and the queue's lock released
         #[allow(clippy::drop_non_drop)] // without `detect`, `CoopWait` is nothing
         drop(waiting); // out of the graph before the lock below, which may block in turn
@@ -307,14 +314,6 @@ impl<'a> Queued<'a> {
             waiters: Some(waiters),
             waiter,
         }
-    }
-
-    /// Sleeps at most `slice`; returns (notified, the slice ended without a wake-up).
-    fn sleep(&mut self, slice: Duration) -> (bool, bool) {
-        let waiters = self.waiters.take().expect("a queued waiter holds the lock");
-        let (waiters, slice_ended) = self.waiter.wake.wait_timeout(waiters, slice);
-        self.waiters = Some(waiters);
-        (self.waiter.notified.load(Ordering::Relaxed), slice_ended)
     }
 }
 

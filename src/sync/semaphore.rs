@@ -196,7 +196,14 @@ impl Semaphore {
             deadline.is_some(),
         );
         let mut queued = Queued::new(state, n, waiting.token());
-        let served = waiting.sleep_until(deadline, |slice| queued.sleep(slice));
+        let waiter = Arc::clone(&queued.waiter);
+        let served = waiting.wait_for(
+            &self.state,
+            &mut queued.state,
+            &waiter.wake,
+            deadline,
+            |_| waiter.served.load(Ordering::Relaxed),
+        );
         queued.keep = served;
         drop(queued);
         #[allow(clippy::drop_non_drop)] // without `detect`, `CoopWait` is nothing
@@ -271,14 +278,6 @@ impl<'a> Queued<'a> {
             waiter,
             keep: false,
         }
-    }
-
-    /// Sleeps at most `slice`; returns (served, the slice ended without a wake-up).
-    fn sleep(&mut self, slice: Duration) -> (bool, bool) {
-        let state = self.state.take().expect("a queued waiter holds the lock");
-        let (state, slice_ended) = self.waiter.wake.wait_timeout(state, slice);
-        self.state = Some(state);
-        (self.waiter.served.load(Ordering::Relaxed), slice_ended)
     }
 }
 

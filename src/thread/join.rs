@@ -117,9 +117,11 @@ impl<T> Packet<T> {
 
 impl Finish {
     /// In the spawned thread, first: it becomes known, and joiners that began to wait before
-    /// it did are woken to name it.
+    /// it did are woken to name it (granted: they will run, to wait again by name).
     fn started(&self) {
-        self.state.lock().child = Some(ThreadToken::current());
+        let mut state = self.state.lock();
+        state.child = Some(ThreadToken::current());
+        detect::grant_all(&self.meta);
         self.joiners.notify_all();
     }
 
@@ -150,8 +152,7 @@ impl Finish {
         let mut named = state.child.is_some();
         let mut waiting = CoopWait::begin(&self.meta, Access::Join, wake_by(&state), at, false);
         loop {
-            let (next, timed_out) = self.joiners.wait_timeout(state, CoopWait::SLICE);
-            state = next;
+            state = waiting.sleep(&self.state, state, &self.joiners, None);
             if state.finished {
                 return Done(state);
             }
@@ -163,8 +164,6 @@ impl Finish {
                 #[allow(clippy::drop_non_drop)] // with `detect` off a wait is nothing to drop
                 drop(waiting);
                 waiting = CoopWait::begin(&self.meta, Access::Join, wake_by(&state), at, false);
-            } else if timed_out {
-                waiting.recheck();
             } else {
                 waiting.again();
             }

@@ -22,6 +22,8 @@ impl Watchdog {
         let (done, finished) = mpsc::channel::<()>();
         let name = name.to_owned();
         thread::spawn(move || {
+            // It only ever ends the process: it must not keep tests' waits from being judged.
+            let _inert = impasse::testing::inert_thread();
             if let Err(mpsc::RecvTimeoutError::Timeout) = finished.recv_timeout(limit) {
                 // Straight to stderr: `eprintln!` would go to the test's captured output,
                 // which the exit below throws away.

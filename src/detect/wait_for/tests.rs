@@ -57,6 +57,7 @@ impl World {
             WorldId::PROGRAM,
             wait,
             holds,
+            Sleeper::Lock,
         );
         thread
     }

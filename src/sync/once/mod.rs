@@ -196,16 +196,11 @@ impl Once {
         };
         let mut waiting = CoopWait::begin(&self.meta, Access::Completion, wake_by, at, false);
         loop {
-            let (next, slice_ended) = self.ended.wait_timeout(run, CoopWait::SLICE);
-            run = next;
+            run = waiting.sleep(&self.run, run, &self.ended, None);
             if run.attempt != attempt || self.state.load(Ordering::Relaxed) != RUNNING {
                 return run;
             }
-            if slice_ended {
-                waiting.recheck();
-            } else {
-                waiting.again();
-            }
+            waiting.again();
         }
     }
 }
