@@ -119,6 +119,9 @@ pub struct InertThread(#[allow(dead_code)] detect::Inert); // held for its drop
 struct Shared {
     world: Option<detect::WorldToken>,
     stopped: bool,
+    /// The watchdog's thread counts as inert (before the world opens, so that no judgement in
+    /// the world ever sees it as a thread that could act).
+    inert: bool,
 }
 
 struct Watchdog {
@@ -135,9 +138,17 @@ impl Watchdog {
             .name(String::from("impasse-watchdog"))
             .spawn(move || {
                 let _inert = detect::inert();
+                watched.0.lock().inert = true;
+                watched.1.notify_all();
                 watch(&watched, &name, timeout)
             })
             .ok();
+        if thread.is_some() {
+            let mut state = shared.0.lock();
+            while !state.inert {
+                state = shared.1.wait(state);
+            }
+        }
         Watchdog { shared, thread }
     }
 

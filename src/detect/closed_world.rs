@@ -58,7 +58,8 @@ pub(crate) enum Verdict {
     /// The thread may be woken only by threads impasse cannot see into (or by ones that are
     /// running): look again as said.
     Pending(Again),
-    /// The thread may run, or is not blocked: nothing to look at.
+    /// The thread will run by itself (its wait is timed or granted), or is not blocked:
+    /// nothing to look at.
     Quiet,
 }
 
@@ -100,8 +101,9 @@ pub(crate) fn judge(detector: &Detector, me: ThreadKey, queued_writers_block: bo
         return Verdict::Pending(Again::Later);
     }
     match depends(detector, me, queued_writers_block) {
-        Depends::Nothing => Verdict::Quiet,
-        Depends::Blocked => Verdict::Pending(Again::Later),
+        // It may run thanks to a thread that is not blocked in impasse (the holder of the
+        // lock it waits for, say), for now: look again later all the same.
+        Depends::Nothing | Depends::Blocked => Verdict::Pending(Again::Later),
         Depends::Deadlocked(stuck) => {
             Verdict::Deadlock(report(detector, me, &stuck, queued_writers_block))
         }
@@ -118,14 +120,15 @@ pub(crate) fn judge(detector: &Detector, me: ThreadKey, queued_writers_block: bo
 
 /// Step 2 (module docs): the verdict on `me`, blocked in a cooperative wait without its
 /// primitive's lock, with the operating system's look at every thread that is not blocked in
-/// impasse. Releases the detector's lock for a moment between two looks; returns it.
+/// impasse. Releases the detector's lock (taken with `detector::lock_to_look`) for a moment
+/// between two looks, and takes it again the same way; returns it. Nothing moved in between
+/// when no change was made under the lock, no thread waits for it, and every look is the same.
 pub(crate) fn poll(
     detector: MutexGuard<'static, Detector>,
     me: ThreadKey,
 ) -> (MutexGuard<'static, Detector>, Verdict) {
     let outside = match depends(&detector, me, false) {
-        Depends::Nothing => return (detector, Verdict::Quiet),
-        Depends::Blocked => return (detector, Verdict::Pending(Again::Later)),
+        Depends::Nothing | Depends::Blocked => return (detector, Verdict::Pending(Again::Later)),
         Depends::Deadlocked(stuck) => {
             let report = report(&detector, me, &stuck, false);
             return (detector, Verdict::Deadlock(report));
@@ -141,8 +144,9 @@ pub(crate) fn poll(
     let counted = detector.acquisitions();
     drop(detector);
     crate::facade::thread::sleep(BETWEEN_LOOKS);
-    let detector = detector::lock();
-    let moved = detector.acquisitions() != counted + 1
+    let detector = detector::lock_to_look();
+    let moved = detector.acquisitions() != counted
+        || detector::others_waiting()
         || outside_tids(&detector).as_ref() != Some(&outside)
         || look_at(&outside).map_or(true, |second| second != first);
     if moved {

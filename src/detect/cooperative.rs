@@ -298,7 +298,7 @@ mod imp {
                 return true;
             };
             let thread = registration.thread;
-            let mut detector = detector::lock();
+            let mut detector = detector::lock_to_look();
             if self.judges {
                 if let Some(report) = detector.threads.cancelled(self.world) {
                     self.found = Some(Found::Stall(report));
@@ -313,7 +313,13 @@ mod imp {
                 self.poll_at = None;
                 return false;
             }
-            let polling = poll_due && detector.threads.poller(self.world) == Some(thread);
+            // A timer that fires on a wait that is not (or no longer) its world's poller makes
+            // it the poller if the world has none; else the poller looks, not this one.
+            if poll_due && !detector.threads.claim_poller(self.world, thread) {
+                self.poll_at = None;
+                return false;
+            }
+            let polling = poll_due;
             let verdict = if polling {
                 let (back, verdict) = closed_world::poll(detector, thread);
                 detector = back;
@@ -325,6 +331,7 @@ mod imp {
                 Verdict::Deadlock(report) => {
                     // Marked as found now, while the graph is consistent; carried out by
                     // `again`, once the primitive's lock is held.
+                    detector.touch();
                     detector.threads.note_finding(self.world, &report);
                     detector.graph.grant(thread);
                     detector.threads.clear_poller(self.world, thread);
@@ -332,8 +339,11 @@ mod imp {
                     true
                 }
                 Verdict::Pending(again) => {
-                    detector.threads.set_poller(self.world, thread);
-                    self.schedule(again);
+                    if detector.threads.claim_poller(self.world, thread) {
+                        self.schedule(again, polling);
+                    } else {
+                        self.poll_at = None;
+                    }
                     false
                 }
                 Verdict::Quiet => {
@@ -348,20 +358,28 @@ mod imp {
         fn judged(&mut self, judged: Judged) {
             match judged {
                 Judged::Reported => self.reported = true,
-                Judged::Pending(again) => self.schedule(again),
-                Judged::Quiet => self.poll_at = None,
+                Judged::Pending(again, true) => self.schedule(again, false),
+                Judged::Pending(_, false) | Judged::Quiet => self.poll_at = None,
             }
         }
 
-        fn schedule(&mut self, again: Again) {
+        /// Sets the poller's timer. `fired`: the timer that just fired was this one, so the
+        /// next look backs off; otherwise (a nudge, a new judgement) a timer already set stays,
+        /// so that frequent nudges never put the look through the operating system off.
+        fn schedule(&mut self, again: Again, fired: bool) {
             let now = Instant::now();
-            self.poll_at = Some(match again {
+            let at = match again {
                 Again::Now => now,
-                Again::Later => {
+                Again::Later if fired => {
                     let at = now + self.poll_every;
                     self.poll_every = (self.poll_every * 2).min(POLL_LAST);
                     at
                 }
+                Again::Later => now + self.poll_every,
+            };
+            self.poll_at = Some(match self.poll_at {
+                Some(set) if !fired => set.min(at),
+                _ => at,
             });
         }
 

@@ -5,13 +5,17 @@
 //! an instrumented one. Lock order: a primitive's internal lock, then this one, then a
 //! parker's; the detector never takes a primitive's lock.
 //!
-//! The lock counts how often it was taken, so that a thread that let it go for a moment can
-//! tell whether anybody else took it meanwhile (`closed_world::poll`).
+//! The lock counts how often it was taken to change something, and how many threads wait for
+//! it, so that a poller that let it go for a moment can tell whether anything moved meanwhile
+//! (`closed_world::poll`). Pollers take it with [`lock_to_look`], which counts neither: their
+//! looks change nothing a verdict depends on, and they must not keep each other's double looks
+//! from ever agreeing.
 
 use super::closed_world::{self, Verdict};
 use super::registry::ThreadKey;
 use super::threads::{Threads, WorldId};
 use super::wait_for::WaitFor;
+use crate::facade::plain::{AtomicUsize, Ordering};
 use crate::facade::sync::{Mutex, MutexGuard};
 
 #[derive(Debug, Default)]
@@ -25,17 +29,38 @@ crate::facade::global! {
     static DETECTOR: Mutex<Detector> = Mutex::new(Detector::default());
 }
 
+/// How many threads wait for the detector's lock through [`lock`].
+static WANTING: AtomicUsize = AtomicUsize::new(0);
+
 /// The detector, locked.
 pub(crate) fn lock() -> MutexGuard<'static, Detector> {
+    WANTING.fetch_add(1, Ordering::SeqCst);
     let mut detector = DETECTOR.lock();
-    detector.acquisitions = detector.acquisitions.wrapping_add(1);
+    WANTING.fetch_sub(1, Ordering::SeqCst);
+    detector.touch();
     detector
 }
 
+/// The detector, locked by a poller to look (module docs). A look that finds something to
+/// change (a deadlock) calls [`Detector::touch`].
+pub(crate) fn lock_to_look() -> MutexGuard<'static, Detector> {
+    DETECTOR.lock()
+}
+
+/// Whether some thread waits for the detector's lock to change something.
+pub(crate) fn others_waiting() -> bool {
+    WANTING.load(Ordering::SeqCst) > 0
+}
+
 impl Detector {
-    /// How often the lock has been taken so far.
+    /// How often the lock has been taken to change something so far.
     pub(crate) fn acquisitions(&self) -> u64 {
         self.acquisitions
+    }
+
+    /// Counts a change made under a lock taken to look.
+    pub(crate) fn touch(&mut self) {
+        self.acquisitions = self.acquisitions.wrapping_add(1);
     }
 
     /// The verdict on `me`, registered as blocked (`closed_world::judge`): first a cycle of

@@ -156,9 +156,10 @@ impl Threads {
         self.pollers.get(&world).copied()
     }
 
-    /// Makes `thread` the one that looks again for `world`.
-    pub(crate) fn set_poller(&mut self, world: WorldId, thread: ThreadKey) {
-        self.pollers.insert(world, thread);
+    /// Makes `thread` the one that looks again for `world`, unless another one does; whether
+    /// `thread` is it now. (A poller stays one until it leaves its wait: see `clear_poller`.)
+    pub(crate) fn claim_poller(&mut self, world: WorldId, thread: ThreadKey) -> bool {
+        *self.pollers.entry(world).or_insert(thread) == thread
     }
 
     /// `thread` no longer looks again for `world` (if it did).

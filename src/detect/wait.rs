@@ -109,8 +109,9 @@ fn block_rechecking(me: ThreadKey, lock: &impl Acquire, at: &'static Location<'s
 pub(super) enum Judged {
     /// A deadlock, reported and handed to the policy (which let the thread go on).
     Reported,
-    /// No verdict yet; the waiter's world looks again as said (see `closed_world.rs`).
-    Pending(Again),
+    /// No verdict yet; the waiter's world looks again as said (see `closed_world.rs`), on a
+    /// timer if the waiter is its world's poller (`true`).
+    Pending(Again, bool),
     /// Nothing to look at.
     Quiet,
 }
@@ -119,8 +120,8 @@ pub(super) enum Judged {
 /// granted while the graph is consistent, so no other thread reports the same deadlock again
 /// before it has left (or, under a policy that lets it block, ever). The detector's lock is
 /// released before the policy runs: a panic then unwinds through the `Registration`, which
-/// takes it again. A pending verdict makes `me` its world's poller if it can be one, and
-/// otherwise asks the world to look again.
+/// takes it again. A pending verdict makes `me` its world's poller if the world has none and
+/// `me` can be one, and otherwise asks the world to look again.
 #[track_caller]
 pub(super) fn check(
     mut detector: MutexGuard<'_, Detector>,
@@ -139,12 +140,12 @@ pub(super) fn check(
             Judged::Reported
         }
         Verdict::Pending(again) => {
-            if detector.graph.blocked(me).is_some_and(|b| b.judges()) {
-                detector.threads.set_poller(world, me);
-            } else {
+            let polls = detector.graph.blocked(me).is_some_and(|b| b.judges())
+                && detector.threads.claim_poller(world, me);
+            if !polls {
                 detector.nudge_world(world);
             }
-            Judged::Pending(again)
+            Judged::Pending(again, polls)
         }
         Verdict::Quiet => {
             detector.threads.clear_poller(world, me);
