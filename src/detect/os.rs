@@ -242,28 +242,37 @@ mod imp {
         }
 
         #[test]
-        fn a_thread_blocked_on_a_std_barrier_is_blocked_forever() {
-            let barrier = std::sync::Arc::new(std::sync::Barrier::new(2));
-            let (tid_tx, tid_rx) = std::sync::mpsc::channel();
-            let waiter = {
-                let barrier = barrier.clone();
+        fn a_thread_parked_by_std_is_blocked_forever() {
+            use crate::facade::plain::{AtomicBool, AtomicU64, Ordering};
+            use std::sync::Arc;
+            // std's `park` waits, untimed, on a process-private futex, as its locks do.
+            let tid = Arc::new(AtomicU64::new(0));
+            let done = Arc::new(AtomicBool::new(false));
+            let parked = {
+                let (tid, done) = (tid.clone(), done.clone());
                 std::thread::spawn(move || {
-                    tid_tx.send(current_tid().expect("a thread id")).unwrap();
-                    barrier.wait();
+                    tid.store(current_tid().expect("a thread id"), Ordering::SeqCst);
+                    while !done.load(Ordering::SeqCst) {
+                        std::thread::park();
+                    }
                 })
             };
-            let tid = tid_rx.recv().unwrap();
+            while tid.load(Ordering::SeqCst) == 0 {
+                std::thread::yield_now();
+            }
+            let tid = tid.load(Ordering::SeqCst);
             let mut seen = None;
             for _ in 0..500 {
-                let now = look(tid).expect("the waiter is there");
+                let now = look(tid).expect("the parked thread is there");
                 if now.doing == Doing::BlockedForever {
                     seen = Some(now);
                     break;
                 }
                 std::thread::sleep(std::time::Duration::from_millis(2));
             }
-            barrier.wait();
-            waiter.join().unwrap();
+            done.store(true, Ordering::SeqCst);
+            parked.thread().unpark();
+            parked.join().unwrap();
             if CALLS.is_some() {
                 assert!(seen.is_some(), "never seen blocked forever");
             }
