@@ -93,15 +93,16 @@ pub use crate::sync::{
 /// lock_api, which impasse's guards come from, re-exported as parking_lot does.
 pub use lock_api;
 
-/// Runs a test as a closed world, so that impasse can judge every wait in it.
+/// Runs a test in a world of its own, so that impasse can judge every wait in it.
 ///
 /// `#[impasse::test]` is `#[test]` plus [`testing::run`]: the test's thread and the threads it
-/// spawns through [`thread`] form a world of their own. The moment all of them are blocked and
-/// none can wake another (a receive, a send into a full channel, a condition variable, a
-/// barrier, a semaphore, a join), the last one to block reports the deadlock and the test fails
-/// with the report. A stall that proves nothing fails the test after its timeout (60 s, or
-/// `IMPASSE_TEST_TIMEOUT` seconds, or the attribute's `timeout = "5s"` / `"500ms"`) with every
-/// thread's wait. Deadlocks among locks alone need no world: a plain `#[test]` reports them.
+/// spawns through [`thread`] form the test's world. When they are blocked (a receive, a send
+/// into a full channel, a condition variable, a barrier, a semaphore, a join) and no thread of
+/// the process could still wake them, one of them reports the deadlock and the test fails with
+/// the report. A stall that proves nothing (a thread that may still act could end it) fails the
+/// test after its timeout (60 s, or `IMPASSE_TEST_TIMEOUT` seconds, or the attribute's
+/// `timeout = "5s"` / `"500ms"`) with every thread's wait; the rest of the suite runs on.
+/// Deadlocks among locks alone need no world: a plain `#[test]` reports them.
 ///
 /// The function keeps its other attributes (`#[should_panic]`, `#[ignore]`, docs) and its
 /// return type (a `Result` test works, `?` included); the world is named

@@ -1,18 +1,19 @@
-//! Running one test as a closed world: what `#[impasse::test]` expands to.
+//! Running one test in a world of its own: what `#[impasse::test]` expands to.
 //!
-//! Under `cargo test` the harness's own thread, and the threads of tests running beside this
-//! one, are unknown to impasse, so no world containing them can ever be called closed, and
-//! waits that any thread could end (channels, condition variables, barriers, semaphores)
-//! could never be judged. [`run`] gives the test its own world: the test's thread and every
-//! thread it spawns through `impasse::thread`. While no other thread starts during the test
-//! (a `std::thread` it spawned, or another test), a world whose every thread is blocked is
-//! reported as a deadlock the moment its last thread blocks. A watchdog turns a stall the
-//! detector cannot judge into a failure of this test alone: after the timeout it ends every
-//! wait of the test's threads in impasse with a stall report (every thread's wait, and the
-//! threads that kept impasse from calling it a deadlock), so the test fails with that report
-//! and the rest of the suite runs on. Only a test whose threads are blocked where impasse cannot
-//! reach them ends the process, after saying so. Any report made in the world fails the test
-//! even if its thread's panic was swallowed.
+//! [`run`] gives the test its world: the test's thread and every thread it spawns through
+//! `impasse::thread`. Any report made in the world fails the test, even if its thread's panic
+//! was swallowed. A deadlock through waits that any thread could end (channels, condition
+//! variables, barriers, semaphores, the pool) is reported once no thread of the process could
+//! still end them (the closed-world rule, `src/detect/README.md`): at once when every other
+//! thread is known to impasse, else once the neighbours (servers, pools, other tests) have
+//! settled. libtest's runner, which only waits for tests, and impasse's own watchdogs are never
+//! counted as threads that could act; [`inert_thread`] declares your own.
+//!
+//! A watchdog turns a stall the detector cannot judge into a failure of this test alone: after
+//! the timeout it ends every wait of the test's threads in impasse with a stall report (every
+//! thread's wait, and the threads that kept impasse from calling it a deadlock), so the test
+//! fails with that report and the rest of the suite runs on. Only a test whose threads are
+//! blocked where impasse cannot reach them ends the process, after saying so.
 //!
 //! ```
 //! impasse::testing::run("doc::example", impasse::testing::Options::new(), || {

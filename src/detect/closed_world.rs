@@ -101,9 +101,9 @@ pub(crate) fn judge(detector: &Detector, me: ThreadKey, queued_writers_block: bo
         return Verdict::Pending(Again::Later);
     }
     match depends(detector, me, queued_writers_block) {
-        // It may run thanks to a thread that is not blocked in impasse (the holder of the
-        // lock it waits for, say), for now: look again later all the same.
-        Depends::Nothing | Depends::Blocked => Verdict::Pending(Again::Later),
+        // It may run, for now (a thread runs that could wake it, or holds the lock it waits
+        // for): look again later all the same.
+        Depends::MayRun => Verdict::Pending(Again::Later),
         Depends::Deadlocked(stuck) => {
             Verdict::Deadlock(report(detector, me, &stuck, queued_writers_block))
         }
@@ -128,7 +128,7 @@ pub(crate) fn poll(
     me: ThreadKey,
 ) -> (MutexGuard<'static, Detector>, Verdict) {
     let outside = match depends(&detector, me, false) {
-        Depends::Nothing | Depends::Blocked => return (detector, Verdict::Pending(Again::Later)),
+        Depends::MayRun => return (detector, Verdict::Pending(Again::Later)),
         Depends::Deadlocked(stuck) => {
             let report = report(&detector, me, &stuck, false);
             return (detector, Verdict::Deadlock(report));
@@ -152,9 +152,9 @@ pub(crate) fn poll(
     if moved {
         return (detector, Verdict::Pending(Again::Later));
     }
-    let stuck = free(&detector, me, false, false);
-    if stuck.stuck.contains(&me) {
-        let report = report(&detector, me, &stuck.stuck, false);
+    let stuck = stuck(&detector, me, false, false);
+    if stuck.contains(&me) {
+        let report = report(&detector, me, &stuck, false);
         (detector, Verdict::Deadlock(report))
     } else {
         (detector, Verdict::Quiet)
@@ -236,9 +236,7 @@ fn bystander(detector: &Detector, world: WorldId, tid: u64, look: &Option<os::Lo
 /// What `me`'s being stuck depends on.
 enum Depends {
     /// `me` may run, whatever the threads outside impasse's waits do.
-    Nothing,
-    /// `me` may run only once a blocked thread that will run by itself has run.
-    Blocked,
+    MayRun,
     /// `me` cannot run, whatever the threads outside impasse's waits do: these are stuck.
     Deadlocked(HashSet<ThreadKey>),
     /// `me` cannot run if every thread outside impasse's waits is blocked forever (these are
@@ -247,48 +245,34 @@ enum Depends {
 }
 
 fn depends(detector: &Detector, me: ThreadKey, queued_writers_block: bool) -> Depends {
-    let stuck = free(detector, me, queued_writers_block, false);
-    if !stuck.stuck.contains(&me) {
-        return if stuck.by_runnable {
-            Depends::Blocked
-        } else {
-            Depends::Nothing
-        };
+    let if_outside_is_stuck = stuck(detector, me, queued_writers_block, false);
+    if !if_outside_is_stuck.contains(&me) {
+        return Depends::MayRun;
     }
-    let free_outside = free(detector, me, queued_writers_block, true);
-    if free_outside.stuck.contains(&me) {
-        Depends::Deadlocked(stuck.stuck)
+    if stuck(detector, me, queued_writers_block, true).contains(&me) {
+        Depends::Deadlocked(if_outside_is_stuck)
     } else {
-        Depends::Outside(stuck.stuck)
+        Depends::Outside(if_outside_is_stuck)
     }
 }
 
-/// The least fixed point of the module docs, over every blocked thread.
-struct Fixed {
-    /// The blocked threads that may not run.
-    stuck: HashSet<ThreadKey>,
-    /// Whether some blocked thread may run by itself (granted, timed).
-    by_runnable: bool,
-}
-
-/// The fixed point, counting every thread that is not blocked in impasse as able to act
-/// (`outside_acts`) or as blocked forever.
-fn free(
+/// The least fixed point of the module docs, over every blocked thread, counting every thread
+/// that is not blocked in impasse as able to act (`outside_acts`) or as blocked forever: the
+/// blocked threads that may not run.
+fn stuck(
     detector: &Detector,
     me: ThreadKey,
     queued_writers_block: bool,
     outside_acts: bool,
-) -> Fixed {
+) -> HashSet<ThreadKey> {
     let graph = &detector.graph;
     let mut ready: Vec<ThreadKey> = Vec::new();
     let mut anyone: Vec<ThreadKey> = Vec::new();
     let mut missing: HashMap<ThreadKey, usize> = HashMap::new();
     let mut dependents: HashMap<ThreadKey, Vec<ThreadKey>> = HashMap::new();
-    let mut by_runnable = false;
     for (thread, blocked) in graph.registrations() {
         if blocked.may_run_alone() {
             ready.push(thread);
-            by_runnable = true;
             continue;
         }
         match blocked.wait.wakers {
@@ -345,12 +329,11 @@ fn free(
             }
         }
     }
-    let stuck = graph
+    graph
         .registrations()
         .map(|(thread, _)| thread)
         .filter(|thread| !may_run.contains(thread))
-        .collect();
-    Fixed { stuck, by_runnable }
+        .collect()
 }
 
 /// The report of the deadlock of `me`'s world: its stuck threads, `me` first.

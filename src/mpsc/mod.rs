@@ -19,17 +19,17 @@
 //! ```
 //!
 //! A receive, a send into a full channel and a rendezvous send wait for *any* other thread, so
-//! no single cycle proves them stuck. They are judged by the closed-world rule: in a world
-//! whose threads impasse all knows (a test under `#[impasse::test]`), a wait is reported the
-//! moment every thread of the world is blocked and none can wake another, e.g. a thread that
-//! receives while it holds the channel's only sender:
+//! no single cycle proves them stuck. They are judged by the closed-world rule: a wait is
+//! reported once no thread of the process could still wake it (every other thread is blocked in
+//! impasse, or blocked forever outside it), e.g. a thread that receives while it holds the
+//! channel's only sender, under `#[impasse::test]`:
 //!
 //! ```text
 //! impasse: deadlock detected: the only thread of the test `mailbox::lonely` waits, and no other thread is left to wake it
 //!   thread "lonely" (T1) waits to receive from channel "mailbox" (created at tests/mailbox.rs:7:22)
 //!       at tests/mailbox.rs:8:8
 //!       any other thread could wake it, but none can run
-//!   detected by thread "lonely" (T1), the last of them to block
+//!   detected by thread "lonely" (T1), one of them: no thread of the process is left that could wake them
 //! ```
 //!
 //! A channel is named for reports by [`channel_named`] or [`sync_channel_named`]; an unnamed
