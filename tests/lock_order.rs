@@ -390,3 +390,156 @@ fn quiet_for_other_instances_of_the_same_classes() {
     );
     assert!(reports.is_empty(), "{reports:#?}");
 }
+
+/// A ring of `n` locks taken by `n` threads, each its pair, one after another (lined up by std
+/// barriers, which impasse does not see): the last acquisition closes an `n`-lock cycle.
+fn ring(n: usize) -> Vec<String> {
+    let locks: Arc<Vec<Mutex<u32>>> = Arc::new(
+        (0..n)
+            .map(|i| Mutex::named(format!("ring{n}-{i}"), 0))
+            .collect(),
+    );
+    let turns: Arc<Vec<Barrier>> = Arc::new(
+        (0..n)
+            .map(|i| Barrier::new(if i == 0 { 1 } else { 2 }))
+            .collect(),
+    );
+    let threads = (0..n)
+        .map(|i| {
+            let (locks, turns) = (locks.clone(), turns.clone());
+            spawn(&format!("ring{n}-worker-{i}"), move || {
+                turns[i].wait();
+                lock_pair(&locks[i], &locks[(i + 1) % n]);
+                if i + 1 < n {
+                    turns[i + 1].wait();
+                }
+            })
+        })
+        .collect();
+    join_all_potential(threads)
+}
+
+#[test]
+fn long_rings_are_reported_too() {
+    // Cycles of any length are searched (once limited to six locks).
+    let _watchdog = watchdog("long_rings_are_reported_too");
+    common::inversions_panic();
+    for n in [7, 12] {
+        let reports = ring(n);
+        assert_eq!(reports.len(), 1, "{n}: {reports:#?}");
+        assert!(
+            reports[0].contains(&format!(
+                "{n} threads take {n} locks in orders that form a cycle"
+            )),
+            "{}",
+            reports[0]
+        );
+    }
+}
+
+#[test]
+fn a_lock_read_held_across_both_orders_is_no_gate() {
+    // Two readers can hold `gate` at once, so it does not keep the two orders apart.
+    let _watchdog = watchdog("a_lock_read_held_across_both_orders_is_no_gate");
+    common::inversions_panic();
+    let gate = Arc::new(RwLock::named("read-gate", ()));
+    let (a, b) = (
+        Arc::new(Mutex::named("ga", 0)),
+        Arc::new(Mutex::named("gb", 0)),
+    );
+    let (g1, a1, b1) = (gate.clone(), a.clone(), b.clone());
+    let (g2, a2, b2) = (gate.clone(), a.clone(), b.clone());
+    let reports = one_after_another(
+        ("reads-gate-a-b", move || {
+            let _g = g1.read();
+            lock_pair(&a1, &b1);
+        }),
+        ("reads-gate-b-a", move || {
+            let _g = g2.read();
+            lock_pair(&b2, &a2);
+        }),
+    );
+    assert_eq!(reports.len(), 1, "{reports:#?}");
+}
+
+#[test]
+fn quiet_when_the_gate_is_write_held() {
+    // The near miss: a writer at a time, so the gate serialises the two orders.
+    let _watchdog = watchdog("quiet_when_the_gate_is_write_held");
+    common::inversions_panic();
+    let gate = Arc::new(RwLock::named("write-gate", ()));
+    let (a, b) = (Arc::new(Mutex::new(0)), Arc::new(Mutex::new(0)));
+    let (g1, a1, b1) = (gate.clone(), a.clone(), b.clone());
+    let (g2, a2, b2) = (gate.clone(), a.clone(), b.clone());
+    let reports = one_after_another(
+        ("writes-gate-a-b", move || {
+            let _g = g1.write();
+            lock_pair(&a1, &b1);
+        }),
+        ("writes-gate-b-a", move || {
+            let _g = g2.write();
+            lock_pair(&b2, &a2);
+        }),
+    );
+    assert!(reports.is_empty(), "{reports:#?}");
+}
+
+#[test]
+fn earlier_ordered_threads_do_not_crowd_out_a_later_inversion() {
+    // Five threads take `a` then `b` one after another, each spawned after the previous was
+    // joined: each one's witness supersedes the one before. Then two threads nothing orders
+    // take the two orders: the inversion is found (it was lost once an edge kept 4 witnesses).
+    let _watchdog = watchdog("earlier_ordered_threads_do_not_crowd_out_a_later_inversion");
+    common::inversions_panic();
+    let (a, b) = (
+        Arc::new(Mutex::named("ea", 0)),
+        Arc::new(Mutex::named("eb", 0)),
+    );
+    for i in 0..5 {
+        let (a, b) = (a.clone(), b.clone());
+        join_quietly(vec![spawn(&format!("earlier-{i}"), move || {
+            lock_pair(&a, &b)
+        })]);
+    }
+    let (a1, b1, a2, b2) = (a.clone(), b.clone(), a.clone(), b.clone());
+    let reports = one_after_another(
+        ("later-forward", move || lock_pair(&a1, &b1)),
+        ("later-backward", move || lock_pair(&b2, &a2)),
+    );
+    assert_eq!(reports.len(), 1, "{reports:#?}");
+}
+
+#[test]
+fn quiet_for_locks_taken_in_index_order_by_many_threads() {
+    // The classic fix for the bank-transfer deadlock: lock two accounts in index order. A
+    // dense lock-order graph with no cycle, quiet, however many accounts.
+    let _watchdog = watchdog("quiet_for_locks_taken_in_index_order_by_many_threads");
+    common::inversions_panic();
+    const ACCOUNTS: usize = 60;
+    let accounts: Arc<Vec<Mutex<u64>>> =
+        Arc::new((0..ACCOUNTS).map(|_| Mutex::new(1_000)).collect());
+    let threads = (0..4u64)
+        .map(|t| {
+            let accounts = accounts.clone();
+            spawn(&format!("transfers-{t}"), move || {
+                let mut x = 0x9E37_79B9_7F4A_7C15_u64 ^ t;
+                for _ in 0..2_000 {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    let (i, j) = ((x % 60) as usize, ((x >> 32) % 60) as usize);
+                    if i == j {
+                        continue;
+                    }
+                    let mut low = accounts[i.min(j)].lock();
+                    let mut high = accounts[i.max(j)].lock();
+                    *low -= 1;
+                    *high += 1;
+                }
+            })
+        })
+        .collect();
+    join_quietly(threads);
+    let total: u64 = accounts.iter().map(|a| *a.lock()).sum();
+    assert_eq!(total, 1_000 * ACCOUNTS as u64);
+}

@@ -246,3 +246,51 @@ fn relocking_is_always_reported() {
         assert!(two_steps(&phases, 0, || m.lock(), || drop(m.lock())));
     });
 }
+
+/// A re-lock that closes a lock-order cycle (inside `MutexGuard::unlocked`, with another lock
+/// held) under every policy that lets the thread go on: in every interleaving, no two threads
+/// ever hold the mutex at once, and every guard releases exactly what it holds. (The policies
+/// that would unwind the re-lock abort the process instead, which a model cannot check:
+/// `tests/lock_api_guards_relock.rs` runs them in child processes.)
+#[test]
+fn a_relock_that_closes_an_order_cycle_keeps_mutual_exclusion() {
+    let recorder = || Action::Callback(std::sync::Arc::new(|_: &Report| {}));
+    for action in [Action::Report, Action::Ignore, Action::Fail, recorder()] {
+        let action = std::sync::Arc::new(action);
+        model(move || {
+            Settings::new()
+                .on_deadlock(Action::Report)
+                .on_inversion((*action).clone())
+                .install();
+            let (a, b) = (Arc::new(Mutex::new(0u32)), Arc::new(Mutex::new(())));
+            let inside = Arc::new(AtomicUsize::new(0));
+            // One order: `a` then `b`.
+            {
+                let _a = a.lock();
+                let _b = b.lock();
+            }
+            let relocker = {
+                let (a, b, inside) = (a.clone(), b.clone(), inside.clone());
+                spawn(move || {
+                    let mut guard = a.lock();
+                    let mut keep = None;
+                    // Released, then taken back while `b` is held: `b → a` closes the cycle.
+                    impasse::MutexGuard::unlocked(&mut guard, || keep = Some(b.lock()));
+                    assert_eq!(inside.fetch_add(1, Ordering::SeqCst), 0, "two holders of a");
+                    *guard += 1;
+                    inside.fetch_sub(1, Ordering::SeqCst);
+                    drop(keep);
+                })
+            };
+            {
+                let mut guard = a.lock();
+                assert_eq!(inside.fetch_add(1, Ordering::SeqCst), 0, "two holders of a");
+                *guard += 1;
+                inside.fetch_sub(1, Ordering::SeqCst);
+            }
+            relocker.join().unwrap();
+            assert_eq!(*a.lock(), 2);
+            assert!(a.try_lock().is_some(), "every guard released what it held");
+        });
+    }
+}

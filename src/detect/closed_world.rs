@@ -47,7 +47,7 @@ use super::threads::WorldId;
 use super::wait_for::Wakers;
 use crate::facade::sync::MutexGuard;
 use crate::report::{Bystander, Report};
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::time::Duration;
 
 /// What a judgement says of the thread that asked.
@@ -268,8 +268,8 @@ fn stuck(
     let graph = &detector.graph;
     let mut ready: Vec<ThreadKey> = Vec::new();
     let mut anyone: Vec<ThreadKey> = Vec::new();
-    let mut missing: HashMap<ThreadKey, usize> = HashMap::new();
-    let mut dependents: HashMap<ThreadKey, Vec<ThreadKey>> = HashMap::new();
+    let mut missing: HashMap<ThreadKey, usize> = HashMap::default();
+    let mut dependents: HashMap<ThreadKey, Vec<ThreadKey>> = HashMap::default();
     for (thread, blocked) in graph.registrations() {
         if blocked.may_run_alone() {
             ready.push(thread);
@@ -305,7 +305,7 @@ fn stuck(
             }
         }
     }
-    let mut may_run: HashSet<ThreadKey> = HashSet::new();
+    let mut may_run: HashSet<ThreadKey> = HashSet::default();
     let mut anyone_free = false;
     if outside_acts {
         anyone_free = true;

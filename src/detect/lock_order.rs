@@ -3,30 +3,40 @@
 //!
 //! An edge `A → B` records that a thread acquired `B`, with an acquisition that could block,
 //! while it held `A`; its witnesses say which thread, at which sites, with which accesses, what
-//! else it held (its gate locks), and when (a vector-clock stamp). An edge that closes a cycle
-//! is a finding only if one witness per edge can be chosen such that the cycle could really
-//! deadlock (`Witnesses::can_deadlock`):
+//! else it held (its gate locks, and how), and when (a vector-clock stamp). An edge that closes
+//! a cycle is a finding only if one witness per edge can be chosen such that the cycle could
+//! really deadlock (`choose`):
 //!
 //! - every edge comes from a different thread (one thread cannot wait for itself in two
 //!   places), and the threads may run at the same time (no spawn/join order between them);
-//! - no lock is held across every edge (a common gate lock serialises the edges);
+//! - no lock is held across every edge in ways that exclude each other (a common gate lock
+//!   serialises the edges; two read holds of it do not);
 //! - at each lock of the cycle, the access one thread waits for conflicts with the access the
 //!   next thread holds (two readers never block each other).
 //!
 //! In strict mode (lockdep's discipline) nodes are lock classes (creation sites), and only the
 //! last rule applies: any inversion of the class order is reported.
 //!
+//! Whether a new edge closes a cycle at all is answered by a dynamic topological order of the
+//! graph's components (`topo_order.rs`): in constant time for an edge that agrees with the
+//! order (the usual case: locks taken in a consistent order, by index say, however many), and
+//! otherwise by a search of only the part of the order that must change. Only an edge that
+//! closes a cycle is searched for one whose witnesses can deadlock, by a depth-first walk of
+//! simple paths back to its start with a budget of steps ([`SEARCH_STEPS`]): cycles of any
+//! length are found; in a dense tangle of cycles the walk may stop before it has seen them all,
+//! and a cycle it did not see is reported when one of its edges is next recorded anew.
+//!
 //! Nodes of lock instances leave with their lock (`forget`), so memory follows the live locks.
 //! Each distinct cycle is reported once per process.
 
+use super::order_graph::OrderGraph;
 use super::registry::{self, ResourceId};
 use super::this_thread::ResourceRef;
+use super::topo_order::{Added, TopoOrder};
 use super::vector_clock::Stamp;
 use crate::facade::sync::Mutex;
 use crate::report::{self, Access, Inversion, OrderEdge, Report, ReportKind, ThreadRef};
-use petgraph::graphmap::DiGraphMap;
-use std::collections::hash_map::RandomState;
-use std::collections::HashSet;
+use rustc_hash::FxHashSet;
 use std::panic::Location;
 
 /// A node: a lock instance, or (strict mode) a lock class.
@@ -57,22 +67,34 @@ pub(crate) struct Witness {
     pub(crate) to: ResourceRef,
     pub(crate) to_access: Access,
     pub(crate) to_at: &'static Location<'static>,
-    /// The other locks the thread held at that moment.
-    pub(crate) gates: Vec<Node>,
+    /// The other locks the thread held at that moment, and how.
+    pub(crate) gates: Vec<(Node, Access)>,
 }
 
-/// How many different witnesses an edge keeps: enough for the rules to find a valid choice
-/// in practice, few enough that checking a cycle stays cheap.
-const WITNESSES_PER_EDGE: usize = 4;
-/// Cycles longer than this are not searched (a path of at most this many edges back).
-const LONGEST_PATH: usize = 5;
-/// How many candidate cycles one new edge may examine.
-const PATHS_EXAMINED: usize = 256;
+impl Witness {
+    /// Whether this witness makes `older` useless: every later acquisition that could run at
+    /// the same time as `older` can also run at the same time as this one (`older` happened
+    /// before it), with the same accesses, and this one is gated by no more locks.
+    fn supersedes(&self, older: &Witness) -> bool {
+        older.stamp.happened_before(&self.stamp)
+            && older.from_access == self.from_access
+            && older.to_access == self.to_access
+            && self.gates.iter().all(|gate| older.gates.contains(gate))
+    }
+}
+
+/// How many witnesses an edge keeps at most. A new witness first replaces those it
+/// supersedes (threads ordered one after another by spawn and join leave one); past the limit
+/// the oldest goes (only many threads that may all run at once take an edge this often).
+const WITNESSES_PER_EDGE: usize = 16;
+/// How many steps the search for a cycle through a new edge may take.
+pub(crate) const SEARCH_STEPS: usize = 20_000;
 
 #[derive(Debug, Default)]
 pub(crate) struct LockOrder {
-    graph: DiGraphMap<Node, Vec<Witness>>,
-    reported: HashSet<Vec<Node>>,
+    graph: OrderGraph<Node, Vec<Witness>>,
+    order: TopoOrder<Node>,
+    reported: FxHashSet<Vec<Node>>,
 }
 
 crate::facade::global! {
@@ -92,10 +114,10 @@ pub(crate) fn record(witnesses: Vec<Witness>, strict: bool, me: ThreadRef) -> Op
         if from == to {
             continue; // relocking (reported as a deadlock) or, strict, one class in a hierarchy
         }
-        if !order.add(from, to, witness) {
+        let Some(added) = order.add(from, to, witness) else {
             continue; // nothing new: any cycle through it was examined before
-        }
-        if finding.is_none() {
+        };
+        if finding.is_none() && added == Added::InCycle {
             finding = order.cycle_closed_by(from, to, strict, &me);
         }
     }
@@ -107,33 +129,49 @@ pub(crate) fn forget(id: ResourceId) {
     let mut order = LOCK_ORDER.lock();
     let node = Node::Lock(id);
     if order.graph.remove_node(node) {
+        order.order.remove_node(node);
         order.reported.retain(|cycle| !cycle.contains(&node));
     }
 }
 
 impl LockOrder {
-    /// Adds the witness to the edge; `false` if it brings nothing new (same thread, same
-    /// gates as one already kept, or the edge keeps enough witnesses).
-    fn add(&mut self, from: Node, to: Node, witness: Witness) -> bool {
-        match self.graph.edge_weight_mut(from, to) {
+    /// Adds the witness to the edge; `None` if it brings nothing new (same thread, same gates
+    /// as one kept), else whether the edge may close a cycle.
+    fn add(&mut self, from: Node, to: Node, witness: Witness) -> Option<Added> {
+        match self.graph.edge_mut(from, to) {
             None => {
                 self.graph.add_edge(from, to, vec![witness]);
-                true
+                self.order.add_node(from);
+                self.order.add_node(to);
+                let graph = &self.graph;
+                let successors = |n: Node| graph.successors(n);
+                let predecessors = |n: Node| graph.predecessors(n);
+                Some(self.order.add_edge(from, to, successors, predecessors))
             }
             Some(kept) => {
                 let known = kept
                     .iter()
                     .any(|w| w.stamp.thread == witness.stamp.thread && w.gates == witness.gates);
-                if known || kept.len() >= WITNESSES_PER_EDGE {
-                    return false;
+                if known {
+                    return None;
+                }
+                kept.retain(|older| !witness.supersedes(older));
+                if kept.len() >= WITNESSES_PER_EDGE {
+                    kept.remove(0);
                 }
                 kept.push(witness);
-                true
+                // A new witness can make a cycle through this edge reportable, if there is one.
+                Some(if self.order.same_component(from, to) {
+                    Added::InCycle
+                } else {
+                    Added::Acyclic
+                })
             }
         }
     }
 
-    /// A cycle through the edge `from → to` that can deadlock, as a report.
+    /// A cycle through the edge `from → to` that can deadlock, as a report: a walk of the
+    /// simple paths from `to` back to `from`, within [`SEARCH_STEPS`].
     fn cycle_closed_by(
         &mut self,
         from: Node,
@@ -141,32 +179,47 @@ impl LockOrder {
         strict: bool,
         me: &ThreadRef,
     ) -> Option<Report> {
-        let LockOrder { graph, reported } = self;
-        let paths = petgraph::algo::all_simple_paths::<Vec<Node>, _, RandomState>(
-            &*graph,
-            to,
-            from,
-            0,
-            Some(LONGEST_PATH - 1),
-        );
-        for path in paths.take(PATHS_EXAMINED) {
-            // path: to, ..., from; with the new edge from → to it is a cycle.
-            let mut cycle = vec![from];
-            cycle.extend(&path);
-            cycle.pop(); // `from` again
-            let edges: Vec<&[Witness]> = cycle
-                .iter()
-                .zip(cycle.iter().cycle().skip(1))
-                .map(|(&a, &b)| graph.edge_weight(a, b).map(Vec::as_slice).unwrap_or(&[]))
-                .collect();
-            let Some(chosen) = choose(&edges, strict) else {
+        let LockOrder {
+            graph,
+            order,
+            reported,
+        } = self;
+        // `path` is the cycle so far (the new edge first); `branches[i]` the successors of
+        // `path[i + 1]` not walked yet.
+        let mut path = vec![from, to];
+        let mut branches = vec![graph.successors(to)];
+        let mut steps = 0;
+        while let Some(top) = branches.last_mut() {
+            let Some(next) = top.pop() else {
+                branches.pop();
+                path.pop();
                 continue;
             };
-            let key = normalised(&cycle);
-            if !reported.insert(key) {
+            steps += 1;
+            if steps > SEARCH_STEPS {
                 return None;
             }
-            return Some(inversion_report(&chosen, strict, me));
+            if next == from {
+                // The last node of `path` has an edge back to `from`: a cycle.
+                let edges: Vec<&[Witness]> = path
+                    .iter()
+                    .zip(path.iter().cycle().skip(1))
+                    .map(|(&a, &b)| graph.edge(a, b).map(Vec::as_slice).unwrap_or(&[]))
+                    .collect();
+                if let Some(chosen) = choose(&edges, strict) {
+                    if !reported.insert(normalised(&path)) {
+                        return None;
+                    }
+                    return Some(inversion_report(&chosen, strict, me));
+                }
+                continue;
+            }
+            // Only nodes on a common cycle with the edge can lead back to `from`.
+            if path.contains(&next) || !order.same_component(next, from) {
+                continue;
+            }
+            path.push(next);
+            branches.push(graph.successors(next));
         }
         None
     }
@@ -216,14 +269,26 @@ fn blocks(first: &Witness, next: &Witness) -> bool {
     super::wait_for::conflicts(first.to_access, next.from_access)
 }
 
+/// Whether no lock was held across every chosen edge in ways that exclude each other (a gate:
+/// with it, no two of the edges can be taken at once). Read holds of one lock do not exclude
+/// each other, so a lock read-held across the edges is no gate.
 fn no_common_gate(chosen: &[&Witness]) -> bool {
-    let Some((first, rest)) = chosen.split_first() else {
+    let Some((first, _)) = chosen.split_first() else {
         return true;
     };
-    !first
-        .gates
-        .iter()
-        .any(|gate| rest.iter().all(|w| w.gates.contains(gate)))
+    !first.gates.iter().any(|&(gate, _)| {
+        let holds: Option<Vec<Access>> = chosen
+            .iter()
+            .map(|w| w.gates.iter().find(|(g, _)| *g == gate).map(|&(_, a)| a))
+            .collect();
+        holds.is_some_and(|holds| {
+            holds.iter().enumerate().all(|(i, &a)| {
+                holds[i + 1..]
+                    .iter()
+                    .all(|&b| super::wait_for::conflicts(a, b) || super::wait_for::conflicts(b, a))
+            })
+        })
+    })
 }
 
 /// The cycle rotated to start at its smallest node, so each cycle has one key.

@@ -38,6 +38,8 @@ mod edge_cache;
 #[cfg(feature = "detect")]
 mod lock_order;
 #[cfg(feature = "detect")]
+mod order_graph;
+#[cfg(feature = "detect")]
 mod os;
 #[cfg(feature = "detect")]
 mod parker;
@@ -49,6 +51,8 @@ mod relocking;
 mod this_thread;
 #[cfg(feature = "detect")]
 mod threads;
+#[cfg(feature = "detect")]
+mod topo_order;
 #[cfg(feature = "detect")]
 mod vector_clock;
 #[cfg(feature = "detect")]

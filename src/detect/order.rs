@@ -28,9 +28,9 @@ pub(super) fn record_edges(
     let Some(Some((witnesses, me, top))) = this_thread::with(|t| {
         let (top, before) = held.split_last()?;
         let stamp = t.stamp();
-        let nodes: Vec<Node> = before
+        let nodes: Vec<(Node, Access)> = before
             .iter()
-            .map(|h| Node::of(&h.resource, strict))
+            .map(|h| (Node::of(&h.resource, strict), h.access))
             .collect();
         let witnesses = before
             .iter()

@@ -250,11 +250,13 @@ impl HotState {
         with(|_| ()).is_some()
     }
 
-    /// Frees the held stack's memory (the thread is exiting: see [`HotState::held`]).
+    /// Frees the held stack's memory and the edge cache's (the thread is exiting: see
+    /// [`HotState::held`]).
     fn free(&self) {
-        // SAFETY: the only reference here; dropping `Held`s runs no code.
-        let (held, _) = unsafe { self.stack() };
+        // SAFETY: the only reference here; dropping `Held`s and edge pairs runs no code.
+        let (held, edges) = unsafe { self.stack() };
         drop(std::mem::take(held));
+        edges.free();
     }
 
     /// Pushes `held`; with `check_edges`, first says whether that records a lock-order edge
@@ -295,16 +297,18 @@ impl HotState {
         }
     }
 
-    /// Remembers the edges from every held lock to the top of the stack as recorded, and
-    /// marks every hold involved as a node of the lock-order graph.
+    /// Remembers the edges from every held lock to the top of the stack as recorded (unless
+    /// the thread is being torn down: the cache may allocate), and marks every hold involved as
+    /// a node of the lock-order graph.
     pub(crate) fn edges_recorded(&self) {
-        // SAFETY: the only reference here, and nothing below calls out.
+        let remember = Self::may_allocate();
+        // SAFETY: the only reference here, and nothing below calls out but the allocator.
         let (held, edges) = unsafe { self.stack() };
         let Some(top) = held.last().map(|h| h.resource.id) else {
             return;
         };
         for h in held.iter_mut() {
-            if h.resource.id != top {
+            if h.resource.id != top && remember {
                 edges.insert(h.resource.id, top);
             }
             h.ordered = true;
