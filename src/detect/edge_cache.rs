@@ -96,7 +96,7 @@ mod tests {
     #[test]
     fn many_pairs_are_remembered_past_the_first_level() {
         let mut ids = IdBlock::empty();
-        let locks: Vec<ResourceId> = (0..100).map(|_| ids.take()).collect();
+        let locks: Vec<ResourceId> = (0..60).map(|_| ids.take()).collect();
         let mut cache = EdgeCache::new();
         let pairs: Vec<_> = locks
             .iter()
