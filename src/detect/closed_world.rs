@@ -45,7 +45,6 @@ use super::os::{self, Doing};
 use super::registry::ThreadKey;
 use super::threads::WorldId;
 use super::wait_for::Wakers;
-use crate::facade::sync::MutexGuard;
 use crate::report::{Bystander, Report};
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::time::Duration;
@@ -77,7 +76,7 @@ pub(crate) enum Again {
 pub(crate) const POLL_FIRST: Duration = Duration::from_millis(25);
 pub(crate) const POLL_LAST: Duration = Duration::from_secs(1);
 /// How long the double look waits between its two looks.
-const BETWEEN_LOOKS: Duration = Duration::from_millis(2);
+pub(crate) const BETWEEN_LOOKS: Duration = Duration::from_millis(2);
 
 /// Step 1 (module docs): the verdict on `me`, blocked, from the graph alone.
 /// `queued_writers_block` applies the queued-writer rule to `me`'s own request.
@@ -118,46 +117,65 @@ pub(crate) fn judge(detector: &Detector, me: ThreadKey, queued_writers_block: bo
     }
 }
 
-/// Step 2 (module docs): the verdict on `me`, blocked in a cooperative wait without its
-/// primitive's lock, with the operating system's look at every thread that is not blocked in
-/// impasse. Releases the detector's lock (taken with `detector::lock_to_look`) for a moment
-/// between two looks, and takes it again the same way; returns it. Nothing moved in between
-/// when no change was made under the lock, no thread waits for it, and every look is the same.
-pub(crate) fn poll(
-    detector: MutexGuard<'static, Detector>,
-    me: ThreadKey,
-) -> (MutexGuard<'static, Detector>, Verdict) {
-    let outside = match depends(&detector, me, false) {
-        Depends::MayRun => return (detector, Verdict::Pending(Again::Later)),
+/// Step 2 (module docs), first half: the verdict on `me`, blocked in a cooperative wait without
+/// its primitive's lock, or the first of the operating system's two looks at every thread that
+/// is not blocked in impasse, if they were all blocked forever. The caller then lets go of the
+/// detector's lock for [`BETWEEN_LOOKS`] (or until it is granted meanwhile), takes it again
+/// with `detector::lock_to_look`, and calls [`second_look`].
+pub(crate) fn first_look(detector: &Detector, me: ThreadKey) -> Looked {
+    let outside = match depends(detector, me, false) {
+        Depends::MayRun => return Looked::Verdict(Verdict::Pending(Again::Later)),
         Depends::Deadlocked(stuck) => {
-            let report = report(&detector, me, &stuck, false);
-            return (detector, Verdict::Deadlock(report));
+            return Looked::Verdict(Verdict::Deadlock(report(detector, me, &stuck, false)))
         }
-        Depends::Outside(_) => outside_tids(&detector),
+        Depends::Outside(_) => outside_tids(detector),
     };
     let Some(outside) = outside else {
-        return (detector, Verdict::Pending(Again::Later));
+        return Looked::Verdict(Verdict::Pending(Again::Later));
     };
-    let Ok(first) = look_at(&outside) else {
-        return (detector, Verdict::Pending(Again::Later));
+    let Ok(looks) = look_at(&outside) else {
+        return Looked::Verdict(Verdict::Pending(Again::Later));
     };
-    let counted = detector.acquisitions();
-    drop(detector);
-    crate::facade::thread::sleep(BETWEEN_LOOKS);
-    let detector = detector::lock_to_look();
-    let moved = detector.acquisitions() != counted
+    Looked::Once(FirstLook {
+        outside,
+        looks,
+        counted: detector.acquisitions(),
+    })
+}
+
+/// What [`first_look`] found.
+#[derive(Debug)]
+pub(crate) enum Looked {
+    /// A verdict already.
+    Verdict(Verdict),
+    /// Every thread outside impasse's waits blocked forever, once: look again.
+    Once(FirstLook),
+}
+
+/// What the first look saw: every thread outside impasse's waits, blocked forever.
+#[derive(Debug)]
+pub(crate) struct FirstLook {
+    outside: Vec<u64>,
+    looks: Vec<os::Look>,
+    counted: u64,
+}
+
+/// Step 2, second half: nothing moved since the first look when no change was made under the
+/// detector's lock, no thread waits for it, and every look is the same; then no thread of the
+/// process could run at that moment, and `me`'s deadlock is certain.
+pub(crate) fn second_look(detector: &Detector, me: ThreadKey, first: FirstLook) -> Verdict {
+    let moved = detector.acquisitions() != first.counted
         || detector::others_waiting()
-        || outside_tids(&detector).as_ref() != Some(&outside)
-        || look_at(&outside).map_or(true, |second| second != first);
+        || outside_tids(detector).as_ref() != Some(&first.outside)
+        || look_at(&first.outside).map_or(true, |second| second != first.looks);
     if moved {
-        return (detector, Verdict::Pending(Again::Later));
+        return Verdict::Pending(Again::Later);
     }
-    let stuck = stuck(&detector, me, false, false);
+    let stuck = stuck(detector, me, false, false);
     if stuck.contains(&me) {
-        let report = report(&detector, me, &stuck, false);
-        (detector, Verdict::Deadlock(report))
+        Verdict::Deadlock(report(detector, me, &stuck, false))
     } else {
-        (detector, Verdict::Quiet)
+        Verdict::Quiet
     }
 }
 

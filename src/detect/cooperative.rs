@@ -43,7 +43,7 @@ pub(crate) enum WakeBy {
     Thread(ThreadToken),
 }
 
-pub(crate) use imp::{grant, grant_all, CoopWait, ThreadToken, WaiterToken};
+pub(crate) use imp::{grant, grant_all, name_waker, CoopWait, ThreadToken, WaiterToken};
 
 /// Sleeps on `signal` with `guard` until notified or `deadline`: how a waiter sleeps when the
 /// detector does not see it.
@@ -98,7 +98,9 @@ impl CoopWait {
 #[cfg(feature = "detect")]
 mod imp {
     use super::{plain_sleep, Access, Condvar, Location, Mutex, MutexGuard, ResourceMeta, WakeBy};
-    use crate::detect::closed_world::{self, Again, Verdict, POLL_FIRST, POLL_LAST};
+    use crate::detect::closed_world::{
+        self, Again, Looked, Verdict, BETWEEN_LOOKS, POLL_FIRST, POLL_LAST,
+    };
     use crate::detect::detector;
     use crate::detect::parker::{Parker, Woken};
     use crate::detect::registry::ThreadKey;
@@ -321,9 +323,21 @@ mod imp {
             }
             let polling = poll_due;
             let verdict = if polling {
-                let (back, verdict) = closed_world::poll(detector, thread);
-                detector = back;
-                verdict
+                match closed_world::first_look(&detector, thread) {
+                    Looked::Verdict(verdict) => verdict,
+                    Looked::Once(first) => {
+                        // Between the two looks the detector's lock is free, and the thread
+                        // stays parked: a grant meanwhile wakes it as it would have.
+                        drop(detector);
+                        let parker = Arc::clone(&self.registered.as_ref().expect("registered").1);
+                        let woken = parker.park(Some(Instant::now() + BETWEEN_LOOKS));
+                        if woken.contains(Woken::GRANTED) {
+                            return true;
+                        }
+                        detector = detector::lock_to_look();
+                        closed_world::second_look(&detector, thread, first)
+                    }
+                }
             } else {
                 detector.judge(thread, false)
             };
@@ -433,6 +447,15 @@ mod imp {
             detector::lock().graph.grant_all(id);
         }
     }
+
+    /// From now on only `thread` can end the waits on `meta` that anyone could end before: a
+    /// joined thread that has started, a task a thread has begun to run. The waiters are named
+    /// in place, not woken. Call it holding the primitive's internal lock.
+    pub(crate) fn name_waker(meta: &ResourceMeta, thread: ThreadToken) {
+        if let (Some(id), ThreadToken(Some(thread))) = (meta.id(), thread) {
+            detector::lock().graph.name_waker(id, thread);
+        }
+    }
 }
 
 #[cfg(not(feature = "detect"))]
@@ -511,4 +534,7 @@ mod imp {
 
     #[inline(always)]
     pub(crate) fn grant_all(_meta: &ResourceMeta) {}
+
+    #[inline(always)]
+    pub(crate) fn name_waker(_meta: &ResourceMeta, _thread: ThreadToken) {}
 }

@@ -30,10 +30,11 @@
 //! Each distinct cycle is reported once per process.
 
 use super::order_graph::OrderGraph;
+use super::registry::ThreadKey;
 use super::registry::{self, ResourceId};
 use super::this_thread::ResourceRef;
 use super::topo_order::{Added, TopoOrder};
-use super::vector_clock::Stamp;
+use super::vector_clock::{Absorbed, Stamp};
 use crate::facade::sync::Mutex;
 use crate::report::{self, Access, Inversion, OrderEdge, Report, ReportKind, ThreadRef};
 use rustc_hash::FxHashSet;
@@ -75,8 +76,8 @@ impl Witness {
     /// Whether this witness makes `older` useless: every later acquisition that could run at
     /// the same time as `older` can also run at the same time as this one (`older` happened
     /// before it), with the same accesses, and this one is gated by no more locks.
-    fn supersedes(&self, older: &Witness) -> bool {
-        older.stamp.happened_before(&self.stamp)
+    fn supersedes(&self, older: &Witness, absorbed: &Absorbed) -> bool {
+        older.stamp.happened_before(&self.stamp, absorbed)
             && older.from_access == self.from_access
             && older.to_access == self.to_access
             && self.gates.iter().all(|gate| older.gates.contains(gate))
@@ -95,6 +96,8 @@ pub(crate) struct LockOrder {
     graph: OrderGraph<Node, Vec<Witness>>,
     order: TopoOrder<Node>,
     reported: FxHashSet<Vec<Node>>,
+    /// Where joined threads' ends went, for the witnesses' stamps (`vector_clock.rs`).
+    absorbed: Absorbed,
 }
 
 crate::facade::global! {
@@ -122,6 +125,12 @@ pub(crate) fn record(witnesses: Vec<Witness>, strict: bool, me: ThreadRef) -> Op
         }
     }
     finding
+}
+
+/// Records that `thread`, whose stamps some witness may hold, was joined by `joiner`, whose
+/// epoch just after the join is `epoch`.
+pub(crate) fn absorbed(thread: ThreadKey, joiner: ThreadKey, epoch: u64) {
+    LOCK_ORDER.lock().absorbed.record(thread, joiner, epoch);
 }
 
 /// Removes a dropped lock and its edges.
@@ -155,7 +164,8 @@ impl LockOrder {
                 if known {
                     return None;
                 }
-                kept.retain(|older| !witness.supersedes(older));
+                let absorbed = &self.absorbed;
+                kept.retain(|older| !witness.supersedes(older, absorbed));
                 if kept.len() >= WITNESSES_PER_EDGE {
                     kept.remove(0);
                 }
@@ -183,6 +193,7 @@ impl LockOrder {
             graph,
             order,
             reported,
+            absorbed,
         } = self;
         // `path` is the cycle so far (the new edge first); `branches[i]` the successors of
         // `path[i + 1]` not walked yet.
@@ -206,7 +217,7 @@ impl LockOrder {
                     .zip(path.iter().cycle().skip(1))
                     .map(|(&a, &b)| graph.edge(a, b).map(Vec::as_slice).unwrap_or(&[]))
                     .collect();
-                if let Some(chosen) = choose(&edges, strict) {
+                if let Some(chosen) = choose(&edges, strict, absorbed) {
                     if !reported.insert(normalised(&path)) {
                         return None;
                     }
@@ -226,13 +237,22 @@ impl LockOrder {
 }
 
 /// One witness per edge such that the cycle can deadlock, if there is such a choice.
-fn choose<'w>(edges: &[&'w [Witness]], strict: bool) -> Option<Vec<&'w Witness>> {
+fn choose<'w>(
+    edges: &[&'w [Witness]],
+    strict: bool,
+    absorbed: &Absorbed,
+) -> Option<Vec<&'w Witness>> {
     let mut chosen = Vec::with_capacity(edges.len());
-    pick(edges, strict, &mut chosen).then_some(chosen)
+    pick(edges, strict, absorbed, &mut chosen).then_some(chosen)
 }
 
 /// Depth-first choice of witnesses, pruning as soon as a rule fails for the prefix.
-fn pick<'w>(edges: &[&'w [Witness]], strict: bool, chosen: &mut Vec<&'w Witness>) -> bool {
+fn pick<'w>(
+    edges: &[&'w [Witness]],
+    strict: bool,
+    absorbed: &Absorbed,
+    chosen: &mut Vec<&'w Witness>,
+) -> bool {
     let i = chosen.len();
     if i == edges.len() {
         let closes = chosen
@@ -250,12 +270,12 @@ fn pick<'w>(edges: &[&'w [Witness]], strict: bool, chosen: &mut Vec<&'w Witness>
         if !strict
             && chosen
                 .iter()
-                .any(|other| !other.stamp.concurrent_with(&witness.stamp))
+                .any(|other| !other.stamp.concurrent_with(&witness.stamp, absorbed))
         {
             continue;
         }
         chosen.push(witness);
-        if pick(edges, strict, chosen) {
+        if pick(edges, strict, absorbed, chosen) {
             return true;
         }
         chosen.pop();

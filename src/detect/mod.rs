@@ -22,7 +22,9 @@ pub(crate) use self::resource::{Holder, Owner, ResourceMeta};
 mod order;
 
 mod cooperative;
-pub(crate) use self::cooperative::{grant, grant_all, CoopWait, ThreadToken, WaiterToken, WakeBy};
+pub(crate) use self::cooperative::{
+    grant, grant_all, name_waker, CoopWait, ThreadToken, WaiterToken, WakeBy,
+};
 mod worlds;
 pub(crate) use self::worlds::{
     close_world, end_world, finishing, inert, joined, open_world, spawning, started, still_running,

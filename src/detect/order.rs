@@ -27,7 +27,7 @@ pub(super) fn record_edges(
     };
     let Some(Some((witnesses, me, top))) = this_thread::with(|t| {
         let (top, before) = held.split_last()?;
-        let stamp = t.stamp();
+        let stamp = t.witness_stamp();
         let nodes: Vec<(Node, Access)> = before
             .iter()
             .map(|h| (Node::of(&h.resource, strict), h.access))

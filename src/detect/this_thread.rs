@@ -75,6 +75,9 @@ pub(crate) struct ThreadState {
     relocking: Cell<bool>,
     /// Where the thread sleeps in cooperative waits; made on its first one.
     parker: RefCell<Option<Arc<Parker>>>,
+    /// A stamp of this thread is in a lock-order witness: its joiner records where its end
+    /// went (`vector_clock::Absorbed`).
+    witnessed: Cell<bool>,
 }
 
 crate::facade::per_thread! {
@@ -95,6 +98,7 @@ crate::facade::per_thread! {
             clock: RefCell::new(None),
             relocking: Cell::new(false),
             parker: RefCell::new(None),
+            witnessed: Cell::new(false),
         }
     };
 }
@@ -201,6 +205,18 @@ impl ThreadState {
         }
     }
 
+    /// This thread's current stamp, for a lock-order witness: from now on its joiner records
+    /// where its end went.
+    pub(crate) fn witness_stamp(&self) -> Stamp {
+        self.witnessed.set(true);
+        self.stamp()
+    }
+
+    /// Whether a stamp of this thread is in a lock-order witness.
+    pub(crate) fn witnessed(&self) -> bool {
+        self.witnessed.get()
+    }
+
     /// A spawn: the clock the child starts from; this thread's own epoch moves on.
     pub(crate) fn fork(&self) -> Arc<VectorClock> {
         let key = self.key();
@@ -211,13 +227,21 @@ impl ThreadState {
         parent
     }
 
-    /// Takes in `clock` (a spawned thread's start, or a joined thread's end) and moves on.
+    /// Takes in `clock` (a spawned thread's start) and moves on.
     pub(crate) fn merge_clock(&self, clock: &VectorClock) {
+        self.merge_clock_except(clock, None);
+    }
+
+    /// Takes in `clock` but `except`'s own entry (a joined thread's end, forgotten: see
+    /// `vector_clock.rs`) and moves on; returns this thread's new epoch.
+    pub(crate) fn merge_clock_except(&self, clock: &VectorClock, except: Option<ThreadKey>) -> u64 {
         let key = self.key();
         let mut next = (*self.stamp().clock).clone();
-        next.merge(clock);
+        next.merge_except(clock, except);
         next.tick(key);
+        let epoch = next.get(key);
         *self.clock.borrow_mut() = Some(Arc::new(next));
+        epoch
     }
 }
 

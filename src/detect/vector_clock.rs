@@ -5,8 +5,16 @@
 //! (and was joined) before the other thread was spawned happened before it, and the pair is
 //! ruled out. Clocks tick at spawn (the parent's) and merge at join (into the joiner's); locks
 //! do not touch them, so they cost nothing on the lock path.
+//!
+//! Clocks forget joined threads, so that a thread that spawns and joins thousands of others
+//! keeps a clock the size of the threads alive, not of every thread it ever joined: a joiner
+//! takes in the joined thread's clock except the joined thread's own entry, and [`Absorbed`]
+//! records instead where that thread's end went (into the joiner, at which epoch). Whether an
+//! event of a joined thread happened before a later one then follows that record, and the
+//! joiner's own, as far as it leads.
 
 use super::registry::ThreadKey;
+use rustc_hash::FxHashMap;
 use std::sync::Arc;
 
 /// One thread's view of every thread's progress: `(thread, epoch)`, sorted by thread.
@@ -32,14 +40,38 @@ impl VectorClock {
         }
     }
 
-    /// Takes in everything `other` has seen (a join).
-    pub(crate) fn merge(&mut self, other: &VectorClock) {
+    /// Takes in everything `other` has seen (a spawned thread's start), but `except`'s own
+    /// progress (a join of `except`, whose end [`Absorbed`] records instead).
+    pub(crate) fn merge_except(&mut self, other: &VectorClock, except: Option<ThreadKey>) {
         for &(thread, epoch) in &other.entries {
+            if Some(thread) == except {
+                continue;
+            }
             match self.entries.binary_search_by_key(&thread, |&(t, _)| t) {
                 Ok(index) => self.entries[index].1 = self.entries[index].1.max(epoch),
                 Err(index) => self.entries.insert(index, (thread, epoch)),
             }
         }
+    }
+}
+
+/// Where the ends of joined threads went: for each joined thread, its joiner and the joiner's
+/// epoch just after the join (everything the thread did happened before it).
+#[derive(Debug, Default)]
+pub(crate) struct Absorbed {
+    into: FxHashMap<ThreadKey, (ThreadKey, u64)>,
+}
+
+impl Absorbed {
+    /// `thread`'s end went into `joiner`'s clock at `epoch`.
+    pub(crate) fn record(&mut self, thread: ThreadKey, joiner: ThreadKey, epoch: u64) {
+        self.into.insert(thread, (joiner, epoch));
+    }
+
+    /// How many joined threads are recorded.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.into.len()
     }
 }
 
@@ -51,15 +83,30 @@ pub(crate) struct Stamp {
 }
 
 impl Stamp {
-    /// Whether this event happened before `later` (through spawns and joins).
-    pub(crate) fn happened_before(&self, later: &Stamp) -> bool {
-        let mine = self.clock.get(self.thread);
-        mine != 0 && later.clock.get(self.thread) >= mine
+    /// Whether this event happened before `later` (through spawns and joins): `later` has seen
+    /// this thread reach this epoch, or has seen the epoch of the thread that joined it just
+    /// after the join (and so on, for a joiner that was joined in turn).
+    pub(crate) fn happened_before(&self, later: &Stamp, absorbed: &Absorbed) -> bool {
+        let (mut thread, mut epoch) = (self.thread, self.clock.get(self.thread));
+        if epoch == 0 {
+            return false;
+        }
+        loop {
+            if later.clock.get(thread) >= epoch {
+                return true;
+            }
+            match absorbed.into.get(&thread) {
+                Some(&(joiner, at)) if joiner != thread => (thread, epoch) = (joiner, at),
+                _ => return false,
+            }
+        }
     }
 
     /// Whether the two events may have happened at the same time.
-    pub(crate) fn concurrent_with(&self, other: &Stamp) -> bool {
-        self.thread != other.thread && !self.happened_before(other) && !other.happened_before(self)
+    pub(crate) fn concurrent_with(&self, other: &Stamp, absorbed: &Absorbed) -> bool {
+        self.thread != other.thread
+            && !self.happened_before(other, absorbed)
+            && !other.happened_before(self, absorbed)
     }
 }
 
@@ -86,15 +133,42 @@ mod tests {
         p.tick(parent);
         let in_child = stamp(child, &c);
         let parent_meanwhile = stamp(parent, &p);
-        assert!(before_spawn.happened_before(&in_child));
-        assert!(in_child.concurrent_with(&parent_meanwhile));
+        let none = Absorbed::default();
+        assert!(before_spawn.happened_before(&in_child, &none));
+        assert!(in_child.concurrent_with(&parent_meanwhile, &none));
         // join: the parent takes in the child's clock
         c.tick(child);
-        p.merge(&c);
+        p.merge_except(&c, None);
         p.tick(parent);
         let after_join = stamp(parent, &p);
-        assert!(in_child.happened_before(&after_join));
-        assert!(!in_child.concurrent_with(&after_join));
+        assert!(in_child.happened_before(&after_join, &none));
+        assert!(!in_child.concurrent_with(&after_join, &none));
+    }
+
+    #[test]
+    fn a_joined_thread_is_forgotten_by_its_joiner_and_still_ordered_before() {
+        let (main, worker, next) = (ThreadKey::fresh(), ThreadKey::fresh(), ThreadKey::fresh());
+        let mut m = VectorClock::default();
+        m.tick(main);
+        // spawn `worker`, which does something, ends, and is joined
+        let mut w = m.clone();
+        w.tick(worker);
+        m.tick(main);
+        let in_worker = stamp(worker, &w);
+        let mut absorbed = Absorbed::default();
+        m.merge_except(&w, Some(worker));
+        m.tick(main);
+        absorbed.record(worker, main, m.get(main));
+        assert_eq!(m.get(worker), 0, "the joiner forgot the joined thread");
+        // then spawn `next`: what the worker did happened before it
+        let mut n = m.clone();
+        n.tick(next);
+        let in_next = stamp(next, &n);
+        assert!(in_worker.happened_before(&in_next, &absorbed));
+        assert!(!in_worker.concurrent_with(&in_next, &absorbed));
+        // without the record, the two would look concurrent
+        assert!(in_worker.concurrent_with(&in_next, &Absorbed::default()));
+        assert_eq!(absorbed.len(), 1);
     }
 
     #[test]
@@ -103,6 +177,6 @@ mod tests {
         let (mut ca, mut cb) = (VectorClock::default(), VectorClock::default());
         ca.tick(a);
         cb.tick(b);
-        assert!(stamp(a, &ca).concurrent_with(&stamp(b, &cb)));
+        assert!(stamp(a, &ca).concurrent_with(&stamp(b, &cb), &Absorbed::default()));
     }
 }

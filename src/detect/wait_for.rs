@@ -217,6 +217,17 @@ impl WaitFor {
         blocked.unpark(Woken::GRANTED);
     }
 
+    /// Every wait for `resource` that anyone could end is now ended by `thread` alone (a join
+    /// of a thread that has started, a wait for a task that a thread has begun to run): it is
+    /// named in place, without waking the waiter.
+    pub(crate) fn name_waker(&mut self, resource: ResourceId, thread: ThreadKey) {
+        for blocked in self.blocked.values_mut() {
+            if blocked.wait.resource.id == resource && blocked.wait.wakers == Wakers::Anyone {
+                blocked.wait.wakers = Wakers::Thread(thread);
+            }
+        }
+    }
+
     /// A granted waiter found its wait unsatisfiable after all (another thread was first):
     /// it is blocked again.
     pub(crate) fn rearm(&mut self, thread: ThreadKey) {

@@ -26,6 +26,7 @@ mod imp {
     use crate::detect::closed_world;
     use crate::detect::detector::{self, Detector};
     use crate::detect::os;
+    use crate::detect::registry::ThreadKey;
     use crate::detect::this_thread;
     use crate::detect::threads::WorldId;
     use crate::detect::vector_clock::VectorClock;
@@ -43,9 +44,10 @@ mod imp {
         clock: Option<Arc<VectorClock>>,
     }
 
-    /// What a finished thread hands its joiner: its clock.
+    /// What a finished thread hands its joiner: itself, its clock, and whether a stamp of it
+    /// is in a lock-order witness.
     #[derive(Debug)]
-    pub(crate) struct Ending(Option<Arc<VectorClock>>);
+    pub(crate) struct Ending(Option<(ThreadKey, Arc<VectorClock>, bool)>);
 
     /// In the spawning thread, just before it spawns.
     pub(crate) fn spawning() -> Lineage {
@@ -71,13 +73,21 @@ mod imp {
 
     /// In the spawned thread, once its work is done.
     pub(crate) fn finishing() -> Ending {
-        Ending(this_thread::with(|t| t.stamp().clock))
+        Ending(this_thread::with(|t| {
+            let stamp = t.stamp();
+            (stamp.thread, stamp.clock, t.witnessed())
+        }))
     }
 
-    /// In the joining thread, once the join has returned.
+    /// In the joining thread, once the join has returned: takes in the joined thread's clock,
+    /// forgetting the joined thread itself, whose end is recorded instead if a witness needs it.
     pub(crate) fn joined(ending: Ending) {
-        if let Some(clock) = &ending.0 {
-            this_thread::with(|t| t.merge_clock(clock));
+        let Some((thread, clock, witnessed)) = ending.0 else {
+            return;
+        };
+        let merged = this_thread::with(|t| (t.key(), t.merge_clock_except(&clock, Some(thread))));
+        if let (Some((joiner, epoch)), true) = (merged, witnessed) {
+            crate::detect::lock_order::absorbed(thread, joiner, epoch);
         }
     }
 

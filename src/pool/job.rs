@@ -245,16 +245,16 @@ impl<T> Core<T> {
     }
 
     /// Moves a queued task to `Running` on the calling thread. Waiters that waited for a
-    /// queued task (anyone could have run it) are granted and woken, to wait again for this
-    /// thread by name: a cycle through it is then a cycle of known wakers, reported at once.
+    /// queued task (anyone could have run it) now wait for this thread by name, in place: a
+    /// cycle through it is then a cycle of known wakers, reported at once.
     fn claim(&self) -> bool {
         let mut state = self.state.lock();
         if !matches!(state.stage, Stage::Queued) {
             return false;
         }
-        state.stage = Stage::Running(ThreadToken::current());
-        detect::grant_all(&self.meta);
-        self.finished.notify_all();
+        let runner = ThreadToken::current();
+        state.stage = Stage::Running(runner);
+        detect::name_waker(&self.meta, runner);
         true
     }
 
@@ -346,7 +346,7 @@ impl<T> Core<T> {
             return true;
         }
         let timed = deadline.is_some() || !judged;
-        let mut named = matches!(state.stage, Stage::Running(_));
+        // A task queued still is named by its runner in this wait when it is claimed (`claim`).
         let mut waiting = CoopWait::begin(
             &self.meta,
             Access::TaskResult,
@@ -362,22 +362,7 @@ impl<T> Core<T> {
             if deadline.is_some_and(|deadline| deadline <= Instant::now()) {
                 return false;
             }
-            if !named && matches!(state.stage, Stage::Running(_)) {
-                // Claimed since this wait began: wait for its runner by name (one
-                // registration per thread: the old one leaves before the new one enters).
-                named = true;
-                #[allow(clippy::drop_non_drop)] // with `detect` off a wait is nothing to drop
-                drop(waiting);
-                waiting = CoopWait::begin(
-                    &self.meta,
-                    Access::TaskResult,
-                    wake_by(state.stage),
-                    at,
-                    timed,
-                );
-            } else {
-                waiting.again();
-            }
+            waiting.again();
         }
     }
 }

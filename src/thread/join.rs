@@ -117,12 +117,12 @@ impl<T> Packet<T> {
 
 impl Finish {
     /// In the spawned thread, first: it becomes known, and joiners that began to wait before
-    /// it did are woken to name it (granted: they will run, to wait again by name).
+    /// it did now wait for it by name (without being woken: `detect::name_waker`).
     fn started(&self) {
         let mut state = self.state.lock();
-        state.child = Some(ThreadToken::current());
-        detect::grant_all(&self.meta);
-        self.joiners.notify_all();
+        let child = ThreadToken::current();
+        state.child = Some(child);
+        detect::name_waker(&self.meta, child);
     }
 
     /// In the spawned thread, last: grants every joiner, then wakes them.
@@ -149,24 +149,15 @@ impl Finish {
         if state.finished {
             return Done(state);
         }
-        let mut named = state.child.is_some();
+        // A thread that has not started yet names itself in this wait when it starts
+        // (`started`), so that a cycle through it is seen without the closed-world rule.
         let mut waiting = CoopWait::begin(&self.meta, Access::Join, wake_by(&state), at, false);
         loop {
             state = waiting.sleep(&self.state, state, &self.joiners, None);
             if state.finished {
                 return Done(state);
             }
-            if !named && state.child.is_some() {
-                // The thread has started since this wait began: wait for it by name, so that a
-                // cycle through it is seen without the closed-world rule. (One registration
-                // per thread: the old one leaves the graph before the new one enters.)
-                named = true;
-                #[allow(clippy::drop_non_drop)] // with `detect` off a wait is nothing to drop
-                drop(waiting);
-                waiting = CoopWait::begin(&self.meta, Access::Join, wake_by(&state), at, false);
-            } else {
-                waiting.again();
-            }
+            waiting.again();
         }
     }
 }
