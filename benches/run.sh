@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs benches/locks.rs, channels.rs and pool.rs in their two builds, RUNS times over (default
+# Runs benches/locks.rs, channels.rs, pool.rs and detector.rs in their two builds, RUNS times over (default
 # 3, builds alternating),
 # and prints the results as markdown tables (benches/table.py).
 #
@@ -26,7 +26,7 @@ builds=("" "--no-default-features --features deloxide-lock-order")
 # Build both first, so that the runs measure and do nothing else.
 for build in "${builds[@]}"; do
     # shellcheck disable=SC2086 # a build's flags are words
-    cargo bench -p impasse-benches --bench locks --bench channels --bench pool $build --no-run
+    cargo bench -p impasse-benches --bench locks --bench channels --bench pool --bench detector $build --no-run
 done
 
 started=$(mktemp)
@@ -36,7 +36,7 @@ for run in $(seq "$runs"); do
     for build in "${builds[@]}"; do
         touch "$started"
         # shellcheck disable=SC2086
-        cargo bench -p impasse-benches --bench locks --bench channels --bench pool $build -- "$@"
+        cargo bench -p impasse-benches --bench locks --bench channels --bench pool --bench detector $build -- "$@"
         python3 benches/table.py collect "$criterion_dir" --since "$started" --run "$run" >>"$results"
     done
 done

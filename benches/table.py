@@ -33,11 +33,22 @@ SCENARIOS = [
 ]
 CHANNEL_SCENARIOS = ["send_recv", "sync_send_recv", "two_threads"]
 POOL_SCENARIOS = ["tiny_tasks", "coarse_map"]
+# benches/detector.rs: costs that grow with a program's history.
+DETECTOR_SCENARIOS = [
+    "ordered_transfers_100",
+    "ordered_transfers_1000",
+    "spawn_join_after_1000",
+    "spawn_join_after_20000",
+    "idle_waiters_1000",
+    "idle_waiters_3000",
+]
 CONTENDERS = [
     "std",
     "parking_lot",
     "impasse-detect",
+    "impasse-detect-strict",
     "impasse-off",
+    "impasse-off-strict",
     "tracing-mutex",
     "deloxide",
     "deloxide-lock-order",
@@ -45,9 +56,14 @@ CONTENDERS = [
 ]
 def baseline(scenario):
     """What a scenario's ratios are to: std's channels for channels, rayon for tiny pool
-    tasks, one thread for the coarse map (a ratio below 1 is a speedup), parking_lot for
-    locks."""
+    tasks, one thread for the coarse map (a ratio below 1 is a speedup), impasse's strict
+    mode for ordered transfers (the same work without a lock-order graph), std's threads and
+    channels for spawns and idle waiters, parking_lot for locks."""
     if scenario in CHANNEL_SCENARIOS:
+        return "std"
+    if scenario.startswith("ordered_transfers"):
+        return "impasse-detect-strict"
+    if scenario.startswith(("spawn_join", "idle_waiters")):
         return "std"
     return {"tiny_tasks": "rayon-scope", "coarse_map": "sequential"}.get(scenario, "parking_lot")
 
@@ -134,13 +150,16 @@ def ratio_range(build, scenario, contender):
 
 
 def build_table(name, build):
-    scenarios = ordered({s for s, _ in build}, SCENARIOS + CHANNEL_SCENARIOS + POOL_SCENARIOS)
+    scenarios = ordered(
+        {s for s, _ in build}, SCENARIOS + CHANNEL_SCENARIOS + POOL_SCENARIOS + DETECTOR_SCENARIOS
+    )
     contenders = ordered({c for _, c in build}, CONTENDERS)
     runs = max(len(r) for r in build.values())
     lines = [
         f"Build `{name}`: median ns per operation (a lock/unlock pair, a sent and received"
-        f" value), lowest of {runs} run(s) (ratio to parking_lot, or to std for channels, of"
-        " this build)",
+        f" value; a set of ordered transfers, a spawn and join, the CPU per 100 ms of idle"
+        f" waiting), lowest of {runs} run(s) (ratio to each scenario's baseline, of this build:"
+        " see `baseline` in benches/table.py)",
         "",
         "| scenario | " + " | ".join(contenders) + " |",
         "|---|" + "---:|" * len(contenders),

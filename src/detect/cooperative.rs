@@ -309,7 +309,12 @@ mod imp {
             }
             match detector.graph.blocked(thread) {
                 Some(blocked) if !blocked.granted => {}
-                _ => return true,
+                Some(_) => return true,
+                None => {
+                    // Invariant: a registered wait stays in the graph until it is dropped.
+                    debug_assert!(false, "impasse: a cooperative wait lost its registration");
+                    return true;
+                }
             }
             if !self.judges || self.timed || self.reported {
                 self.poll_at = None;

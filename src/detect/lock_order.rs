@@ -38,6 +38,7 @@ use super::vector_clock::{Absorbed, Stamp};
 use crate::facade::sync::Mutex;
 use crate::report::{self, Access, Inversion, OrderEdge, Report, ReportKind, ThreadRef};
 use rustc_hash::FxHashSet;
+use smallvec::{smallvec, SmallVec};
 use std::panic::Location;
 
 /// A node: a lock instance, or (strict mode) a lock class.
@@ -84,6 +85,9 @@ impl Witness {
     }
 }
 
+/// An edge's witnesses: most edges have one, kept inline.
+type Witnesses = SmallVec<[Witness; 1]>;
+
 /// How many witnesses an edge keeps at most. A new witness first replaces those it
 /// supersedes (threads ordered one after another by spawn and join leave one); past the limit
 /// the oldest goes (only many threads that may all run at once take an edge this often).
@@ -93,7 +97,7 @@ pub(crate) const SEARCH_STEPS: usize = 20_000;
 
 #[derive(Debug, Default)]
 pub(crate) struct LockOrder {
-    graph: OrderGraph<Node, Vec<Witness>>,
+    graph: OrderGraph<Node, Witnesses>,
     order: TopoOrder<Node>,
     reported: FxHashSet<Vec<Node>>,
     /// Where joined threads' ends went, for the witnesses' stamps (`vector_clock.rs`).
@@ -149,7 +153,7 @@ impl LockOrder {
     fn add(&mut self, from: Node, to: Node, witness: Witness) -> Option<Added> {
         match self.graph.edge_mut(from, to) {
             None => {
-                self.graph.add_edge(from, to, vec![witness]);
+                self.graph.add_edge(from, to, smallvec![witness]);
                 self.order.add_node(from);
                 self.order.add_node(to);
                 let graph = &self.graph;
@@ -215,7 +219,7 @@ impl LockOrder {
                 let edges: Vec<&[Witness]> = path
                     .iter()
                     .zip(path.iter().cycle().skip(1))
-                    .map(|(&a, &b)| graph.edge(a, b).map(Vec::as_slice).unwrap_or(&[]))
+                    .map(|(&a, &b)| graph.edge(a, b).map(|w| w.as_slice()).unwrap_or(&[]))
                     .collect();
                 if let Some(chosen) = choose(&edges, strict, absorbed) {
                     if !reported.insert(normalised(&path)) {
