@@ -10,15 +10,17 @@
 //!   lock-order detector sees an edge it already knows.
 //! - `two_threads_one_lock`: two threads hammer one lock.
 //! - `two_threads_two_locks`: two threads, each hammering its own lock (on its own cache
-//!   line): any global state on the fast path shows up here.
+//!   lines): any global state on the fast path shows up here. Timed per thread (each thread's
+//!   own time per pair), so it reads beside `uncontended`: equal when nothing is shared.
 //! - `create_lock_drop`: create a fresh lock, lock it, unlock it, drop it.
 //! - `nested_1` to `nested_4`: take a chain of 1 to 4 locks in one order, then release them:
 //!   every lock-order edge is known after the first round.
 //! - `edge_churn`: hold a lock, then create, lock and drop a fresh one: every round adds a new
 //!   lock-order edge (and removes it again with the fresh lock).
 //!
-//! Times are per lock/unlock pair. The two-thread scenarios time the wall clock from the
-//! first thread's start to the last one's end and divide it by the pairs both threads ran.
+//! Times are per lock/unlock pair. `two_threads_one_lock` times the wall clock from the first
+//! thread's start to the last one's end and divides it by the pairs both threads ran;
+//! `two_threads_two_locks` reports each thread's own time per pair.
 //!
 //! A benchmark id is `<scenario>/<contender>/<build>`: the contender `impasse-detect` or
 //! `impasse-off` follows the `detect` feature, `deloxide-lock-order` the
@@ -151,10 +153,20 @@ fn touch<L: Lock>(lock: &L) {
 #[repr(align(128))]
 struct Padded<T>(T);
 
+/// How a two-thread scenario counts its time.
+#[derive(Clone, Copy)]
+enum Clock {
+    /// The wall time from the first thread's start to the last one's end, halved: the time
+    /// per critical section over both threads (their throughput).
+    Both,
+    /// Each thread's own time, averaged: how long one critical section takes a thread while
+    /// the other runs too, to be set beside `uncontended` (a thread alone).
+    PerThread,
+}
+
 /// Runs `iters` critical sections on each of two fresh threads, one thread per lock of
-/// `locks`, released together by a barrier. Returns the wall time from the first thread's
-/// start to the last one's end, halved: the time per critical section over both threads.
-fn two_threads<L: Lock>(iters: u64, locks: [&L; 2]) -> Duration {
+/// `locks`, released together by a barrier; returns their time as `clock` counts it.
+fn two_threads<L: Lock>(iters: u64, locks: [&L; 2], clock: Clock) -> Duration {
     let barrier = Barrier::new(2);
     let spans = thread::scope(|scope| {
         let workers = locks.map(|lock| {
@@ -170,9 +182,20 @@ fn two_threads<L: Lock>(iters: u64, locks: [&L; 2]) -> Duration {
         });
         workers.map(|worker| worker.join().expect("a benchmark thread panicked"))
     });
-    let start = spans.iter().map(|span| span.0).min().expect("two spans");
-    let end = spans.iter().map(|span| span.1).max().expect("two spans");
-    (end - start) / 2
+    match clock {
+        Clock::Both => {
+            let start = spans.iter().map(|span| span.0).min().expect("two spans");
+            let end = spans.iter().map(|span| span.1).max().expect("two spans");
+            (end - start) / 2
+        }
+        Clock::PerThread => {
+            spans
+                .iter()
+                .map(|(start, end)| *end - *start)
+                .sum::<Duration>()
+                / 2
+        }
+    }
 }
 
 /// One scenario: a criterion group with one benchmark per contender.
@@ -214,7 +237,7 @@ impl Scenario for TwoThreadsOneLock {
 
     fn bench<L: Lock>(b: &mut Bencher<'_>) {
         let lock = Padded(L::new(0));
-        b.iter_custom(|iters| two_threads(iters, [&lock.0, &lock.0]));
+        b.iter_custom(|iters| two_threads(iters, [&lock.0, &lock.0], Clock::Both));
     }
 }
 
@@ -225,7 +248,7 @@ impl Scenario for TwoThreadsTwoLocks {
 
     fn bench<L: Lock>(b: &mut Bencher<'_>) {
         let locks = [Padded(L::new(0)), Padded(L::new(0))];
-        b.iter_custom(|iters| two_threads(iters, [&locks[0].0, &locks[1].0]));
+        b.iter_custom(|iters| two_threads(iters, [&locks[0].0, &locks[1].0], Clock::PerThread));
     }
 }
 
