@@ -543,3 +543,117 @@ fn quiet_for_locks_taken_in_index_order_by_many_threads() {
     let total: u64 = accounts.iter().map(|a| *a.lock()).sum();
     assert_eq!(total, 1_000 * ACCOUNTS as u64);
 }
+
+#[test]
+fn quiet_when_a_message_orders_the_two_orders() {
+    // What a thread did before it sent happened before what the receiver does after: impasse
+    // owns the channel, so it sees that order (the near miss of `two_threads_in_opposite_orders`,
+    // whose std barrier it cannot see).
+    let _watchdog = watchdog("quiet_when_a_message_orders_the_two_orders");
+    common::inversions_panic();
+    let (a, b) = (Arc::new(Mutex::new(0)), Arc::new(Mutex::new(0)));
+    let (done_tx, done_rx) = impasse::mpsc::channel_named::<()>("first-order-done");
+    let (a1, b1, a2, b2) = (a.clone(), b.clone(), a.clone(), b.clone());
+    let first = spawn("sends-after-a-b", move || {
+        lock_pair(&a1, &b1);
+        done_tx.send(()).unwrap();
+    });
+    let second = spawn("receives-then-b-a", move || {
+        done_rx.recv().unwrap();
+        lock_pair(&b2, &a2);
+    });
+    join_quietly(vec![first, second]);
+}
+
+#[test]
+fn quiet_for_pool_tasks_run_one_after_another() {
+    // The second task is submitted after the first one's result was taken: the pool carries
+    // that order from the first task's end, through its result, to the second task's start.
+    // A third task keeps the first one's worker busy meanwhile, so that the second runs on the
+    // other worker (on the same one, the two orders would be one thread's anyway).
+    let _watchdog = watchdog("quiet_for_pool_tasks_run_one_after_another");
+    common::inversions_panic();
+    let pool = common::pool(2, "ordered-tasks");
+    let (a, b) = (Arc::new(Mutex::new(0)), Arc::new(Mutex::new(0)));
+    let mut on_two_workers = 0;
+    for _ in 0..10 {
+        let (a1, b1, a2, b2) = (a.clone(), b.clone(), a.clone(), b.clone());
+        let name = || std::thread::current().name().map(str::to_owned);
+        let first = pool.submit(move || {
+            lock_pair(&a1, &b1);
+            name()
+        });
+        let first_worker = first.result().expect("the first order");
+        let (release, hold) = std::sync::mpsc::channel::<()>();
+        let hog = pool.submit(move || {
+            let _ = hold.recv();
+        });
+        let second = pool.submit(move || {
+            lock_pair(&b2, &a2);
+            name()
+        });
+        let second_worker = second.result().expect("the second order");
+        drop(release);
+        hog.result().expect("the hog");
+        on_two_workers += usize::from(first_worker != second_worker);
+    }
+    assert!(
+        on_two_workers > 0,
+        "the two orders always ran on one worker: nothing was tested"
+    );
+}
+
+#[test]
+fn pool_tasks_nothing_orders_still_fire() {
+    // The near miss: two tasks submitted together, lined up by a std barrier impasse cannot
+    // see, on the pool's two workers.
+    let _watchdog = watchdog("pool_tasks_nothing_orders_still_fire");
+    common::inversions_panic();
+    let pool = common::pool(2, "unordered-tasks");
+    let (a, b) = (Arc::new(Mutex::new(0)), Arc::new(Mutex::new(0)));
+    let turn = Arc::new(Barrier::new(2));
+    let (a1, b1, a2, b2, turn1) = (a.clone(), b.clone(), a.clone(), b.clone(), turn.clone());
+    let first = pool.submit(move || {
+        lock_pair(&a1, &b1);
+        turn1.wait();
+    });
+    let second = pool.submit(move || {
+        turn.wait();
+        lock_pair(&b2, &a2);
+    });
+    let results = [first.result(), second.result()];
+    let reports: Vec<String> = results
+        .into_iter()
+        .filter_map(|result| match result {
+            Err(impasse::pool::TaskError::Panicked(panic)) => Some(panic.message().to_owned()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(reports.len(), 1, "{reports:#?}");
+    assert!(reports[0].starts_with(POTENTIAL), "{}", reports[0]);
+}
+
+#[test]
+fn quiet_for_a_once_cell_initialiser_and_a_later_user() {
+    // What the initialiser did happened before what a thread that sees the cell initialised
+    // does next.
+    let _watchdog = watchdog("quiet_for_a_once_cell_initialiser_and_a_later_user");
+    common::inversions_panic();
+    let cell = Arc::new(impasse::OnceLock::<u32>::new());
+    let (a, b) = (Arc::new(Mutex::new(0)), Arc::new(Mutex::new(0)));
+    let turn = Arc::new(Barrier::new(2));
+    let (cell1, a1, b1, turn1) = (cell.clone(), a.clone(), b.clone(), turn.clone());
+    let initialiser = spawn("initialises", move || {
+        cell1.get_or_init(|| {
+            lock_pair(&a1, &b1);
+            7
+        });
+        turn1.wait();
+    });
+    let user = spawn("uses-later", move || {
+        turn.wait();
+        assert_eq!(cell.get(), Some(&7));
+        lock_pair(&b, &a);
+    });
+    join_quietly(vec![initialiser, user]);
+}

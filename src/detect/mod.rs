@@ -27,8 +27,8 @@ pub(crate) use self::cooperative::{
 };
 mod worlds;
 pub(crate) use self::worlds::{
-    close_world, end_world, finishing, inert, joined, open_world, spawning, started, still_running,
-    Ending, Inert, WorldToken,
+    acquire, close_world, end_world, finishing, inert, joined, open_world, release, spawning,
+    started, still_running, Carried, Ending, Inert, WorldToken,
 };
 
 #[cfg(feature = "detect")]
@@ -51,6 +51,8 @@ mod registry;
 mod relocking;
 #[cfg(feature = "detect")]
 mod this_thread;
+#[cfg(feature = "detect")]
+mod thread_clock;
 #[cfg(feature = "detect")]
 mod threads;
 #[cfg(feature = "detect")]

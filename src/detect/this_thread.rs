@@ -17,6 +17,7 @@ use super::detector;
 use super::edge_cache::EdgeCache;
 use super::parker::Parker;
 use super::registry::{IdBlock, ResourceId, ThreadKey};
+use super::thread_clock::ThreadClock;
 use super::threads::WorldId;
 use super::vector_clock::{Stamp, VectorClock};
 use crate::report::{Access, ResourceKind};
@@ -69,8 +70,9 @@ pub(crate) struct ThreadState {
     key: Cell<Option<ThreadKey>>,
     /// The world the thread belongs to (see `threads.rs`).
     world: Cell<WorldId>,
-    /// This thread's vector clock (spawns and joins); `None` until first needed.
-    clock: RefCell<Option<Arc<VectorClock>>>,
+    /// This thread's place in happens-before (spawns, joins, and what impasse's primitives
+    /// carry: `thread_clock.rs`).
+    clock: RefCell<ThreadClock>,
     /// The thread is re-locking a lock a live guard owns (`detect::relocking`).
     relocking: Cell<bool>,
     /// Where the thread sleeps in cooperative waits; made on its first one.
@@ -95,7 +97,7 @@ crate::facade::per_thread! {
         ThreadState {
             key: Cell::new(None),
             world: Cell::new(WorldId::PROGRAM),
-            clock: RefCell::new(None),
+            clock: RefCell::new(ThreadClock::new()),
             relocking: Cell::new(false),
             parker: RefCell::new(None),
             witnessed: Cell::new(false),
@@ -190,19 +192,10 @@ impl ThreadState {
         detector::lock().threads.move_to(key, world);
     }
 
-    /// This thread's current stamp, for a lock-order witness.
+    /// This thread's current stamp (a thread's end).
     pub(crate) fn stamp(&self) -> Stamp {
         let key = self.key();
-        let mut clock = self.clock.borrow_mut();
-        let clock = clock.get_or_insert_with(|| {
-            let mut fresh = VectorClock::default();
-            fresh.tick(key);
-            Arc::new(fresh)
-        });
-        Stamp {
-            thread: key,
-            clock: Arc::clone(clock),
-        }
+        self.clock.borrow_mut().stamp(key)
     }
 
     /// This thread's current stamp, for a lock-order witness: from now on its joiner records
@@ -220,11 +213,7 @@ impl ThreadState {
     /// A spawn: the clock the child starts from; this thread's own epoch moves on.
     pub(crate) fn fork(&self) -> Arc<VectorClock> {
         let key = self.key();
-        let parent = self.stamp().clock;
-        let mut next = (*parent).clone();
-        next.tick(key);
-        *self.clock.borrow_mut() = Some(Arc::new(next));
-        parent
+        self.clock.borrow_mut().fork(key)
     }
 
     /// Takes in `clock` (a spawned thread's start) and moves on.
@@ -236,12 +225,20 @@ impl ThreadState {
     /// `vector_clock.rs`) and moves on; returns this thread's new epoch.
     pub(crate) fn merge_clock_except(&self, clock: &VectorClock, except: Option<ThreadKey>) -> u64 {
         let key = self.key();
-        let mut next = (*self.stamp().clock).clone();
-        next.merge_except(clock, except);
-        next.tick(key);
-        let epoch = next.get(key);
-        *self.clock.borrow_mut() = Some(Arc::new(next));
-        epoch
+        self.clock.borrow_mut().merge_except(key, clock, except)
+    }
+
+    /// This thread's clock, to travel with a message, a task or a once-cell (`None`: nothing
+    /// this thread did is ordered yet). Never makes the thread known.
+    pub(crate) fn release_clock(&self) -> Option<Arc<VectorClock>> {
+        let key = self.key.get()?;
+        self.clock.borrow_mut().release(key)
+    }
+
+    /// Takes in a clock that travelled to this thread.
+    pub(crate) fn acquire_clock(&self, clock: &Arc<VectorClock>) {
+        let key = self.key();
+        self.clock.borrow_mut().acquire(key, clock);
     }
 }
 

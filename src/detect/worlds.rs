@@ -1,13 +1,14 @@
 //! Threads' relations, as the rest of the crate sees them: a spawned thread joins its parent's
-//! world and starts from its parent's clock, a joiner takes in the joined thread's clock, and a
-//! test opens a world of its own and collects what was found in it (see `threads.rs` and
-//! `vector_clock.rs`).
+//! world and starts from its parent's clock, a joiner takes in the joined thread's clock, a
+//! message, a task or a once-cell carries its giver's past to its taker (`release`,
+//! `acquire`), and a test opens a world of its own and collects what was found in it (see
+//! `threads.rs`, `vector_clock.rs` and `thread_clock.rs`).
 
 use crate::report::Report;
 
 pub(crate) use imp::{
-    end_world, finishing, inert, joined, spawning, started, still_running, Ending, Inert,
-    WorldToken,
+    acquire, end_world, finishing, inert, joined, release, spawning, started, still_running,
+    Carried, Ending, Inert, WorldToken,
 };
 
 /// Opens a world named `name` with the calling thread as its first member. Its findings are
@@ -77,6 +78,30 @@ mod imp {
             let stamp = t.stamp();
             (stamp.thread, stamp.clock, t.witnessed())
         }))
+    }
+
+    /// What happened before a release, as a message, a task or a once-cell carries it to the
+    /// thread that acquires it (`thread_clock.rs`).
+    #[derive(Debug, Default)]
+    pub(crate) struct Carried(Option<Arc<VectorClock>>);
+
+    impl Carried {
+        /// Nothing carried.
+        pub(crate) const NONE: Carried = Carried(None);
+    }
+
+    /// The calling thread's past, to travel with what it hands over now.
+    #[inline]
+    pub(crate) fn release() -> Carried {
+        Carried(this_thread::with(|t| t.release_clock()).flatten())
+    }
+
+    /// Takes in, on the calling thread, the past that `carried` brought.
+    #[inline]
+    pub(crate) fn acquire(carried: &Carried) {
+        if let Some(clock) = &carried.0 {
+            this_thread::with(|t| t.acquire_clock(clock));
+        }
     }
 
     /// In the joining thread, once the join has returned: takes in the joined thread's clock,
@@ -263,6 +288,22 @@ mod imp {
 
     #[inline(always)]
     pub(crate) fn joined(_ending: Ending) {}
+
+    /// Nothing: with `detect` off no past travels.
+    #[derive(Debug, Default)]
+    pub(crate) struct Carried;
+
+    impl Carried {
+        pub(crate) const NONE: Carried = Carried;
+    }
+
+    #[inline(always)]
+    pub(crate) fn release() -> Carried {
+        Carried
+    }
+
+    #[inline(always)]
+    pub(crate) fn acquire(_carried: &Carried) {}
 
     pub(super) fn open_world(_name: &str) -> WorldToken {
         WorldToken

@@ -35,7 +35,9 @@ pub(super) struct Chan<T> {
 }
 
 struct State<T> {
-    queue: VecDeque<T>,
+    /// The values, each with its sender's past (`detect::release`), which its receiver takes in:
+    /// what a thread did before it sent happened before what the receiver does after.
+    queue: VecDeque<(T, detect::Carried)>,
     /// How many values the queue may hold: `usize::MAX` unbounded, 1 for a rendezvous.
     capacity: usize,
     rendezvous: bool,
@@ -82,7 +84,7 @@ impl<T> State<T> {
 
     /// Queues a value and hands it to the receiver if it waits.
     fn push(&mut self, value: T) {
-        self.queue.push_back(value);
+        self.queue.push_back((value, detect::release()));
         self.sent += 1;
         if let Some(receiver) = self.receiving.take() {
             receiver.unpark();
@@ -92,7 +94,8 @@ impl<T> State<T> {
     /// Takes the oldest value: a rendezvous sender learns its value was taken, and the room
     /// goes to the oldest sender in line.
     fn take(&mut self) -> Option<T> {
-        let value = self.queue.pop_front()?;
+        let (value, carried) = self.queue.pop_front()?;
+        detect::acquire(&carried);
         if self.rendezvous {
             self.taken += 1;
             if let Some(sender) = self.handing_over.take() {
@@ -235,7 +238,7 @@ impl<T> Chan<T> {
             }
             if !state.receiver {
                 state.handing_over = None;
-                let value = state
+                let (value, _) = state
                     .queue
                     .pop_back()
                     .expect("impasse: an untaken rendezvous value is in the queue");
@@ -448,7 +451,7 @@ impl<T> Drop for Locked<'_, T> {
             }
             Phase::HandingOver(seq) if state.taken <= seq => {
                 state.handing_over = None;
-                let value = state.queue.pop_back();
+                let value = state.queue.pop_back().map(|(value, _)| value);
                 state.room_freed();
                 value
             }

@@ -132,6 +132,9 @@ struct State<T> {
     stage: Stage,
     result: JobResult<T>,
     subscribers: Vec<Subscriber>,
+    /// The past the task brings: its submitter's until it runs (the runner takes it in), then
+    /// its runner's once it is over (whoever takes its result takes that in).
+    carried: detect::Carried,
 }
 
 /// A task: its [`Core`] and its closure.
@@ -162,6 +165,7 @@ where
                     stage: Stage::Queued,
                     result: JobResult::None,
                     subscribers: Vec::new(),
+                    carried: detect::release(),
                 }),
                 done: AtomicBool::new(false),
                 finished: Condvar::new(),
@@ -255,6 +259,7 @@ impl<T> Core<T> {
         let runner = ThreadToken::current();
         state.stage = Stage::Running(runner);
         detect::name_waker(&self.meta, runner);
+        detect::acquire(&state.carried);
         true
     }
 
@@ -274,6 +279,7 @@ impl<T> Core<T> {
             let mut state = self.state.lock();
             state.stage = stage;
             state.result = result;
+            state.carried = detect::release();
             self.done.store(true, Ordering::Release);
             detect::grant_all(&self.meta);
             self.finished.notify_all();
@@ -287,6 +293,9 @@ impl<T> Core<T> {
     /// Takes the result: the value, the panic, or why there is none.
     pub(super) fn take(&self) -> Result<T, TaskError> {
         let mut state = self.state.lock();
+        if state.stage.is_over() {
+            detect::acquire(&state.carried);
+        }
         match state.stage {
             Stage::Ran => match mem::replace(&mut state.result, JobResult::None) {
                 JobResult::Ok(value) => Ok(value),
@@ -301,7 +310,11 @@ impl<T> Core<T> {
 
     /// Drops a result nobody took, returning its panic if it is one (a scope's end).
     pub(super) fn discard(&self) -> Option<Box<dyn Any + Send>> {
-        let result = mem::replace(&mut self.state.lock().result, JobResult::None);
+        let result = {
+            let mut state = self.state.lock();
+            detect::acquire(&state.carried);
+            mem::replace(&mut state.result, JobResult::None)
+        };
         match result {
             JobResult::Panic(payload) => Some(payload),
             JobResult::Ok(value) => {

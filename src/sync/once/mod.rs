@@ -13,6 +13,7 @@ mod lock;
 pub use self::lock::OnceLock;
 
 use crate::detect::{self, CoopWait, ResourceMeta, ThreadToken, WakeBy};
+use crate::facade::cell::UnsafeCell;
 use crate::facade::sync::atomic::{AtomicUsize, Ordering};
 use crate::facade::sync::{Condvar, Mutex, MutexGuard};
 use crate::report::{Access, ResourceKind};
@@ -45,6 +46,11 @@ const COMPLETE: usize = 3;
 pub struct Once {
     /// `INCOMPLETE`, `RUNNING`, `POISONED` or `COMPLETE`; written under `run`.
     state: AtomicUsize,
+    /// The initialiser's past (`detect::release`), which every thread that sees the `Once`
+    /// complete takes in: what the initialisation did happened before what its users do. Written
+    /// by the thread that completes the `Once`, before the `Release` store of `COMPLETE`; read
+    /// only after an `Acquire` load of `COMPLETE` (or through `&mut self`).
+    carried: UnsafeCell<detect::Carried>,
     run: Mutex<Run>,
     /// Signalled when a run ends (completed or poisoned).
     ended: Condvar,
@@ -97,6 +103,7 @@ impl Once {
         fn from_meta(meta: ResourceMeta) -> Once {
             Once {
                 state: AtomicUsize::new(INCOMPLETE),
+                carried: UnsafeCell::new(detect::Carried::NONE),
                 run: Mutex::new(Run {
                     attempt: 0,
                     runner: None,
@@ -140,7 +147,15 @@ impl Once {
     /// Whether some call's initialisation has completed.
     #[inline]
     pub fn is_completed(&self) -> bool {
-        self.state.load(Ordering::Acquire) == COMPLETE
+        let completed = self.state.load(Ordering::Acquire) == COMPLETE;
+        if detect::ENABLED && completed {
+            // SAFETY: `COMPLETE` was read with `Acquire`, and `carried` was written before the
+            // `Release` store of it and is never written again while `&self` is shared (see
+            // the field).
+            self.carried
+                .with(|carried| detect::acquire(unsafe { &*carried }));
+        }
+        completed
     }
 
     /// Forgets the completed initialisation (for `OnceLock::take`, which has the only borrow).
@@ -216,6 +231,14 @@ impl Drop for Ending<'_> {
     fn drop(&mut self) {
         let mut run = self.once.run.lock();
         run.runner = None;
+        if self.state == COMPLETE {
+            let carried = detect::release();
+            // SAFETY: this thread runs the initialisation, so it has the `Once` to itself until
+            // the store below (no one reads `carried` before seeing `COMPLETE`; see the field).
+            self.once
+                .carried
+                .with_mut(|slot| unsafe { *slot = carried });
+        }
         self.once.state.store(self.state, Ordering::Release);
         detect::grant_all(&self.once.meta);
         self.once.ended.notify_all();
@@ -227,6 +250,12 @@ impl fmt::Debug for Once {
         f.debug_struct("Once").finish_non_exhaustive()
     }
 }
+
+// SAFETY: every field but `carried` is `Sync` by itself. `carried` is written once, by the
+// thread that completes the `Once` while no other thread reads it (none reads it before seeing
+// `COMPLETE`, stored with `Release` after the write), and after that only read, through `&self`
+// (its value is `Sync`: an `Arc` to a clock); `&mut self` is the only other access.
+unsafe impl Sync for Once {}
 
 // As std's: a panicking initialisation poisons the `Once`, which every later call sees.
 impl UnwindSafe for Once {}
