@@ -254,6 +254,59 @@ fn rereading_behind_a_queued_writer() {
 }
 
 #[test]
+fn rereading_behind_a_queued_writer_while_timed_writers_poll() {
+    // The same deadlock, with three threads looping on `try_write_for` meanwhile: a timed
+    // writer never holds the writer bit while it waits, so the queued-writer rule stays
+    // certain, and the deadlock is reported while they poll (it once waited for them to stop).
+    let _watchdog = watchdog("rereading_behind_a_queued_writer_while_timed_writers_poll");
+    let lock = Arc::new(RwLock::named("polled-cache", 0));
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let pollers: Vec<_> = (0..3)
+        .map(|i| {
+            let (lock, stop) = (lock.clone(), stop.clone());
+            std::thread::Builder::new()
+                .name(format!("poller-{i}"))
+                .spawn(move || {
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        if let Some(mut value) =
+                            lock.try_write_for(std::time::Duration::from_millis(50))
+                        {
+                            *value += 1;
+                        }
+                    }
+                })
+                .expect("a poller")
+        })
+        .collect();
+    let read_once = Arc::new(Barrier::new(2));
+    let rereader = {
+        let (lock, read_once) = (lock.clone(), read_once.clone());
+        spawn("rereader", move || {
+            let _first = lock.read();
+            read_once.wait();
+            while !lock.is_locked_exclusive() {
+                std::thread::yield_now();
+            }
+            let _second = lock.read();
+        })
+    };
+    read_once.wait();
+    let writer = {
+        let lock = lock.clone();
+        spawn("queued-writer", move || {
+            *lock.write() += 1;
+        })
+    };
+    let report = one_report(vec![rereader, writer]);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for poller in pollers {
+        poller.join().expect("a poller");
+    }
+    assert!(report.contains("\"rereader\""), "{report}");
+    assert!(report.contains("\"queued-writer\""), "{report}");
+}
+
+#[test]
 fn queued_writer_cycle_closed_by_another_thread() {
     // The reader held up by the queued writer is not the last to block: the thread that
     // closes the cycle cannot use the queued-writer rule for another thread's request, so

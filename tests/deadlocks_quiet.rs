@@ -408,8 +408,9 @@ fn timed_rwlock_waits_in_a_cycle() {
     assert!(got.iter().filter(|&&g| g).count() <= 1, "{got:?}");
 }
 
-/// Near miss: a nested `read` behind a queued writer that is *timed*. The reader waits, but
-/// the writer gives up by itself and lets it through: no deadlock, no report.
+/// Near miss: a nested `read` while a *timed* writer waits. With the detector a timed writer
+/// waits without holding the writer bit, so the reader gets through (without it, the reader
+/// waits until the writer gives up): no deadlock, no report.
 #[test]
 fn nested_read_behind_a_timed_writer() {
     let _watchdog = watchdog("nested_read_behind_a_timed_writer");

@@ -344,27 +344,22 @@ impl WaitFor {
             }
         }
         if queued_writers_block && matches!(wait.access, Access::Shared | Access::Upgradable) {
-            let mut writers = Vec::new();
+            // Timed writers never hold the writer bit while they wait (`sync/raw_rwlock.rs`):
+            // the writer that holds it is one of the untimed ones.
             for (waiter, _, edge) in self.graph.edges_directed(resource, Incoming) {
                 let Node::Thread(waiter) = waiter else {
                     continue;
                 };
                 if let Edge::Waits {
                     access: Access::Exclusive | Access::Upgrade,
-                    timed,
+                    timed: false,
                 } = edge
                 {
-                    if *timed {
-                        // A timed writer may hold the writer bit and give up: no certainty.
-                        writers.clear();
-                        break;
-                    }
                     if waiter != thread {
-                        writers.push((waiter, Reason::QueuedWriter));
+                        found.push((waiter, Reason::QueuedWriter));
                     }
                 }
             }
-            found.extend(writers);
         }
         found
     }

@@ -6,7 +6,9 @@
 //!
 //! Besides the resource's identity it keeps one [`Owner`] word: the thread that holds the
 //! lock for writing. The detector needs it to tell a writer bit held by an owning writer from
-//! one held by a queued writer, which new readers must wait behind (parking_lot's rule).
+//! one held by a queued writer, which new readers must wait behind (parking_lot's rule). With
+//! the detector, timed writes and upgrades never wait inside the raw lock (`poll_until`), so
+//! the writer bit is held by a queued writer only if that writer is untimed.
 
 use super::raw_mutex::deadline_after;
 use crate::detect::{self, Acquire, Blocking, Owner, ResourceMeta};
@@ -63,12 +65,39 @@ impl RawRwLock {
             return true;
         };
         match mode {
+            Mode::Exclusive | Mode::Upgrade if detect::ENABLED && !cfg!(loom) => {
+                self.poll_until(mode, deadline)
+            }
             Mode::Exclusive => self.raw.try_lock_exclusive_until(deadline),
             Mode::Shared => self.raw.try_lock_shared_until(deadline),
             Mode::SharedRecursive => self.raw.try_lock_shared_recursive_until(deadline),
             Mode::Upgradable => self.raw.try_lock_upgradable_until(deadline),
             // SAFETY: `Upgrade` is only requested by a caller holding an upgradable lock.
             Mode::Upgrade => unsafe { self.raw.try_upgrade_until(deadline) },
+        }
+    }
+
+    /// A timed write or upgrade, with the detector: attempts until `deadline`, pausing (25 µs,
+    /// doubling to 2 ms) between attempts, and never waits inside the raw lock. parking_lot's
+    /// own timed write claims the writer bit while it waits for the readers to leave, which
+    /// stops new readers; a writer that holds the bit that way and then gives up left the
+    /// detector unable to tell whether a reader behind the bit waits for a writer that will
+    /// give up or for one that never will (`src/detect/README.md`). So with the detector only
+    /// an untimed writer ever holds the bit without owning the lock. The price: a timed writer
+    /// does not stop new readers while it waits, as an untimed one does.
+    #[cold]
+    fn poll_until(&self, mode: Mode, deadline: Instant) -> bool {
+        let mut pause = Duration::from_micros(25);
+        loop {
+            if self.attempt(mode) {
+                return true;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            facade::thread::sleep(pause.min(left));
+            pause = (pause * 2).min(Duration::from_millis(2));
         }
     }
 

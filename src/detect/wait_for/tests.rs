@@ -155,9 +155,27 @@ fn the_queued_writer_rule_is_never_applied_to_another_threads_request() {
 }
 
 #[test]
-fn a_timed_queued_writer_makes_the_rule_uncertain() {
+fn a_timed_queued_writer_is_not_the_one_holding_the_writer_bit() {
+    // With the detector a timed writer never holds the writer bit while it waits: a reader
+    // behind the bit waits for an untimed writer only, and only one of those closes a cycle.
     let (w, _t1, _writer, t3) = queued_writer_world(true);
     assert_eq!(w.cycle(t3, true), None);
+}
+
+#[test]
+fn an_untimed_queued_writer_blocks_the_reader_beside_timed_ones() {
+    // As `queued_writer_world(false)`, with a timed writer queued on the same lock too (once,
+    // any timed writer switched the rule off).
+    let mut w = World::new();
+    let (r, m) = (w.lock(RwLock), w.lock(Mutex));
+    let t1 = w.block(&[(r, Shared)], m, Exclusive, false);
+    let writer = w.block(&[], r, Exclusive, false);
+    let _timed = w.block(&[], r, Exclusive, true);
+    let t3 = w.block(&[(m, Exclusive)], r, Shared, false);
+    assert_eq!(
+        w.cycle(t3, true),
+        Some(vec![t3.get(), writer.get(), t1.get()])
+    );
 }
 
 #[test]
