@@ -418,6 +418,7 @@ impl WaitFor {
                 at: blocked.wait.at.into(),
                 blocked_by,
                 any_thread_may_wake: blocked.wait.wakers == Wakers::Anyone,
+                granted: blocked.granted,
             }),
             holds: blocked
                 .holds

@@ -58,6 +58,7 @@ mod tests {
                         },
                     ],
                     any_thread_may_wake: false,
+                    granted: false,
                 }),
                 holds: vec![Hold {
                     resource,

@@ -164,6 +164,10 @@ pub struct Wait {
     /// semaphore), rather than the holders or one joined thread.
     #[serde(default)]
     pub any_thread_may_wake: bool,
+    /// Whether the request has been granted and the thread has not woken up to take it yet
+    /// (only a stall report, which shows every thread as it is, can show such a wait).
+    #[serde(default)]
+    pub granted: bool,
 }
 
 /// Why one thread cannot be granted its request yet.

@@ -167,7 +167,9 @@ fn write_wait(f: &mut fmt::Formatter<'_>, wait: &Wait, stall: bool) -> fmt::Resu
             }
         }
     }
-    if wait.any_thread_may_wake && stall {
+    if wait.granted {
+        writeln!(f, "      granted: it has not woken up yet to go on")?;
+    } else if wait.any_thread_may_wake && stall {
         writeln!(f, "      any other thread could wake it")?;
     } else if wait.any_thread_may_wake {
         writeln!(f, "      any other thread could wake it, but none can run")?;
@@ -355,5 +357,49 @@ fn verb(kind: ResourceKind, access: Access) -> &'static str {
         (ResourceKind::RwLock, Access::Upgradable) => "upgradable-read",
         (ResourceKind::RwLock, _) => "read",
         _ => "lock",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::report::*;
+
+    fn stall_with(granted: bool) -> String {
+        let thread = ThreadRef::new(2, Some("consumer".into()));
+        Report {
+            kind: ReportKind::Stall,
+            threads: vec![ThreadState {
+                thread: thread.clone(),
+                waits_for: Some(Wait {
+                    resource: Resource {
+                        id: 1,
+                        kind: ResourceKind::Condvar,
+                        name: None,
+                        created_at: Site::new("src/lib.rs", 1, 5),
+                    },
+                    access: Access::Exclusive,
+                    at: Site::new("src/lib.rs", 2, 5),
+                    blocked_by: Vec::new(),
+                    any_thread_may_wake: true,
+                    granted,
+                }),
+                holds: Vec::new(),
+            }],
+            detected_by: thread,
+            world: Some("test `x`".into()),
+            inversion: None,
+            bystanders: Vec::new(),
+        }
+        .to_string()
+    }
+
+    #[test]
+    fn a_stall_says_when_a_wait_was_granted_but_its_thread_has_not_woken() {
+        let granted = stall_with(true);
+        assert!(granted.contains("granted: it has not woken up yet"), "{granted}");
+        assert!(!granted.contains("could wake it"), "{granted}");
+        let waiting = stall_with(false);
+        assert!(!waiting.contains("granted"), "{waiting}");
+        assert!(waiting.contains("any other thread could wake it"), "{waiting}");
     }
 }
