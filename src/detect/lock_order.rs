@@ -20,7 +20,9 @@
 //! Whether a new edge closes a cycle at all is answered by a dynamic topological order of the
 //! graph's components (`topo_order.rs`): in constant time for an edge that agrees with the
 //! order (the usual case: locks taken in a consistent order, by index say, however many), and
-//! otherwise by a search of only the part of the order that must change. Only an edge that
+//! otherwise by a search of only the part of the order that must change. A lock enters the
+//! order at the place of its address, so locks of an array (or allocated one after another)
+//! taken by index agree with the order from their first edge and never move. Only an edge that
 //! closes a cycle is searched for one whose witnesses can deadlock, by a depth-first walk of
 //! simple paths back to its start with a budget of steps ([`SEARCH_STEPS`]): cycles of any
 //! length are found; in a dense tangle of cycles the walk may stop before it has seen them all,
@@ -38,7 +40,6 @@ use super::vector_clock::{Absorbed, Stamp};
 use crate::facade::sync::Mutex;
 use crate::report::{self, Access, Inversion, OrderEdge, Report, ReportKind, ThreadRef};
 use rustc_hash::FxHashSet;
-use smallvec::{smallvec, SmallVec};
 use std::panic::Location;
 
 /// A node: a lock instance, or (strict mode) a lock class.
@@ -71,6 +72,9 @@ pub(crate) struct Witness {
     pub(crate) to_at: &'static Location<'static>,
     /// The other locks the thread held at that moment, and how.
     pub(crate) gates: Vec<(Node, Access)>,
+    /// Where the two locks were: a node new to the order is placed by its lock's address.
+    pub(crate) from_address: usize,
+    pub(crate) to_address: usize,
 }
 
 impl Witness {
@@ -85,8 +89,9 @@ impl Witness {
     }
 }
 
-/// An edge's witnesses: most edges have one, kept inline.
-type Witnesses = SmallVec<[Witness; 1]>;
+/// An edge's witnesses. Not inline: the graph's table moves its entries as it grows, and a
+/// witness is large.
+type Witnesses = Vec<Witness>;
 
 /// How many witnesses an edge keeps at most. A new witness first replaces those it
 /// supersedes (threads ordered one after another by spawn and join leave one); past the limit
@@ -153,9 +158,11 @@ impl LockOrder {
     fn add(&mut self, from: Node, to: Node, witness: Witness) -> Option<Added> {
         match self.graph.edge_mut(from, to) {
             None => {
-                self.graph.add_edge(from, to, smallvec![witness]);
-                self.order.add_node(from);
-                self.order.add_node(to);
+                // A new node goes where its lock's address puts it: locks in an array (or
+                // allocated one after another) taken by index agree with the order at once.
+                self.order.add_node(from, witness.from_address as u64);
+                self.order.add_node(to, witness.to_address as u64);
+                self.graph.add_edge(from, to, vec![witness]);
                 let graph = &self.graph;
                 let successors = |n: Node| graph.successors(n);
                 let predecessors = |n: Node| graph.predecessors(n);

@@ -166,6 +166,7 @@ fn held(
         },
         access,
         at,
+        address: std::ptr::from_ref(meta) as usize,
         ordered: false,
     }
 }

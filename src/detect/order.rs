@@ -45,6 +45,8 @@ pub(super) fn record_edges(
                 to: top.resource,
                 to_access: access,
                 to_at: top.at,
+                from_address: h.address,
+                to_address: top.address,
                 gates: nodes
                     .iter()
                     .enumerate()

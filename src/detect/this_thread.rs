@@ -32,6 +32,9 @@ pub(crate) struct Held {
     pub(crate) resource: ResourceRef,
     pub(crate) access: Access,
     pub(crate) at: &'static Location<'static>,
+    /// Where the lock was when it was taken: the lock-order graph places a new lock by it
+    /// (locks in an array, taken by index, then agree with the order from the start).
+    pub(crate) address: usize,
     /// The lock became a node of the lock-order graph while held here; its release marks the
     /// lock so that dropping it removes the node.
     pub(crate) ordered: bool,

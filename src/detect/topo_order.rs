@@ -30,10 +30,13 @@ type Component = u64;
 pub(crate) struct TopoOrder<N> {
     component: HashMap<N, Component>,
     members: HashMap<Component, Vec<N>>,
-    /// Each component's place; places are distinct, and may have gaps.
+    /// Each component's place; places are distinct, and may have gaps. A reordering only
+    /// permutes the places of the components it moves, so `taken` changes only as
+    /// components come and go.
     place: HashMap<Component, u64>,
+    /// The places in use.
+    taken: HashSet<u64>,
     next_component: Component,
-    next_place: u64,
 }
 
 impl<N> Default for TopoOrder<N> {
@@ -42,8 +45,8 @@ impl<N> Default for TopoOrder<N> {
             component: HashMap::default(),
             members: HashMap::default(),
             place: HashMap::default(),
+            taken: HashSet::default(),
             next_component: 0,
-            next_place: 0,
         }
     }
 }
@@ -58,17 +61,23 @@ pub(crate) enum Added {
 }
 
 impl<N: Copy + Eq + Hash> TopoOrder<N> {
-    /// Adds `node`, last in the order, if it is new.
-    pub(crate) fn add_node(&mut self, node: N) {
+    /// Adds `node`, if it is new, at `near` or the first free place after it (a new node has
+    /// no edges yet, so any free place keeps the order). The caller's choice is what makes the
+    /// common case free: locks placed by address and taken in that order (by index in an
+    /// array, say) agree with the order from the start and never move.
+    pub(crate) fn add_node(&mut self, node: N, near: u64) {
         if self.component.contains_key(&node) {
             return;
+        }
+        let mut place = near;
+        while !self.taken.insert(place) {
+            place = place.wrapping_add(1);
         }
         let component = self.next_component;
         self.next_component += 1;
         self.component.insert(node, component);
         self.members.insert(component, vec![node]);
-        self.place.insert(component, self.next_place);
-        self.next_place += 1;
+        self.place.insert(component, place);
     }
 
     /// Removes `node` (its edges are gone from the graph).
@@ -83,7 +92,9 @@ impl<N: Copy + Eq + Hash> TopoOrder<N> {
         members.retain(|&member| member != node);
         if members.is_empty() {
             self.members.remove(&component);
-            self.place.remove(&component);
+            if let Some(place) = self.place.remove(&component) {
+                self.taken.remove(&place);
+            }
         }
     }
 
@@ -161,7 +172,9 @@ impl<N: Copy + Eq + Hash> TopoOrder<N> {
             .expect("a cycle has at least the new edge's two ends");
         for &from in rest {
             let moved = self.members.remove(&from).unwrap_or_default();
-            self.place.remove(&from);
+            if let Some(place) = self.place.remove(&from) {
+                self.taken.remove(&place);
+            }
             for &node in &moved {
                 self.component.insert(node, into);
             }
@@ -207,10 +220,13 @@ impl<N: Copy + Eq + Hash> TopoOrder<N> {
     /// Whether the order holds for every edge: for tests.
     #[cfg(test)]
     fn holds(&self, edges: &[(N, N)]) -> bool {
-        edges.iter().all(|&(a, b)| {
-            let (ca, cb) = (self.component[&a], self.component[&b]);
-            ca == cb || self.place[&ca] < self.place[&cb]
-        })
+        let distinct: HashSet<u64> = self.place.values().copied().collect();
+        distinct.len() == self.place.len()
+            && distinct == self.taken
+            && edges.iter().all(|&(a, b)| {
+                let (ca, cb) = (self.component[&a], self.component[&b]);
+                ca == cb || self.place[&ca] < self.place[&cb]
+            })
     }
 }
 
@@ -218,17 +234,39 @@ impl<N: Copy + Eq + Hash> TopoOrder<N> {
 mod tests {
     use super::*;
 
-    /// A graph of `u32` nodes, its order kept alongside.
+    /// A graph of `u32` nodes, its order kept alongside; node `n` is placed at `places[n]`,
+    /// or at `n` past the end of `places`.
     #[derive(Default)]
     struct Graph {
         edges: Vec<(u32, u32)>,
         order: TopoOrder<u32>,
+        places: Vec<u64>,
     }
 
     impl Graph {
+        fn place(&self, n: u32) -> u64 {
+            self.places.get(n as usize).copied().unwrap_or(u64::from(n))
+        }
+
+        /// Whether the edges lead from `a` to `b`.
+        fn path(&self, a: u32, b: u32) -> bool {
+            let mut seen = vec![a];
+            let mut stack = vec![a];
+            while let Some(n) = stack.pop() {
+                for &(x, y) in &self.edges {
+                    if x == n && !seen.contains(&y) {
+                        seen.push(y);
+                        stack.push(y);
+                    }
+                }
+            }
+            seen.contains(&b)
+        }
+
         fn add(&mut self, a: u32, b: u32) -> Added {
-            self.order.add_node(a);
-            self.order.add_node(b);
+            let (place_a, place_b) = (self.place(a), self.place(b));
+            self.order.add_node(a, place_a);
+            self.order.add_node(b, place_b);
             self.edges.push((a, b));
             let edges = self.edges.clone();
             let succ = |n: u32| edges.iter().filter(|e| e.0 == n).map(|e| e.1).collect();
@@ -269,6 +307,58 @@ mod tests {
     }
 
     #[test]
+    fn nodes_placed_against_the_order_they_are_taken_in_are_reordered() {
+        let mut g = Graph {
+            places: (0..30).rev().collect(),
+            ..Graph::default()
+        };
+        for hi in 0..30 {
+            for lo in 0..hi {
+                assert_eq!(g.add(lo, hi), Added::Acyclic);
+            }
+        }
+        assert_eq!(g.add(29, 0), Added::InCycle);
+    }
+
+    #[test]
+    fn an_edge_is_in_a_cycle_exactly_when_the_graph_leads_back() {
+        let mut x = 0x2545_F491_4F6C_DD1D_u64;
+        let mut next = |below: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % below
+        };
+        for round in 0..400 {
+            // Places in a random order: distinct, or (every other round) many the same.
+            let mut places: Vec<u64> = (0..10).map(|n| n * 3).collect();
+            for i in (1..places.len()).rev() {
+                places.swap(i, next(i as u64 + 1) as usize);
+            }
+            if round % 2 == 1 {
+                places.iter_mut().for_each(|p| *p %= 4);
+            }
+            let mut g = Graph {
+                places,
+                ..Graph::default()
+            };
+            for _ in 0..25 {
+                let (a, b) = (next(10) as u32, next(10) as u32);
+                if a == b || g.edges.contains(&(a, b)) {
+                    continue;
+                }
+                let closes = g.path(b, a);
+                assert_eq!(
+                    g.add(a, b) == Added::InCycle,
+                    closes,
+                    "{a} → {b} after {:?}",
+                    g.edges
+                );
+            }
+        }
+    }
+
+    #[test]
     fn removed_nodes_leave_their_component() {
         let mut g = Graph::default();
         g.add(1, 2);
@@ -277,6 +367,6 @@ mod tests {
         g.order.remove_node(1);
         g.order.remove_node(2);
         assert!(g.order.component.is_empty() && g.order.members.is_empty());
-        assert!(g.order.place.is_empty());
+        assert!(g.order.place.is_empty() && g.order.taken.is_empty());
     }
 }

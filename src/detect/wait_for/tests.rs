@@ -41,6 +41,7 @@ impl World {
                 resource,
                 access,
                 at: Location::caller(),
+                address: 0,
                 ordered: false,
             })
             .collect();
