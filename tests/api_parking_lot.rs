@@ -443,6 +443,32 @@ macro_rules! parking_lot_usage {
                 assert!(re.try_lock_until(deadline).is_some());
             }
 
+            /// `bump` while another thread takes and releases the mutex: the guard still
+            /// holds exactly its one level, so dropping it releases the mutex.
+            #[test]
+            fn reentrant_bump_hands_over_and_keeps_one_level() {
+                let _watchdog = watchdog("reentrant_bump_hands_over_and_keeps_one_level");
+                let re = Arc::new(ReentrantMutex::new(Cell::new(0u32)));
+                let mut guard = re.lock();
+                let visitor = {
+                    let re = re.clone();
+                    spawn("bump-visitor", move || re.lock().set(1))
+                };
+                let deadline = Instant::now() + Duration::from_secs(10);
+                while guard.get() == 0 {
+                    assert!(Instant::now() < deadline, "the visitor never got the mutex");
+                    ReentrantMutexGuard::bump(&mut guard);
+                }
+                assert!(re.is_owned_by_current_thread(), "bump takes the mutex back");
+                drop(guard);
+                join_quietly(vec![visitor]);
+                assert!(!re.is_locked(), "one drop releases the one level");
+                let re2 = re.clone();
+                let taken =
+                    join_quietly(vec![spawn("bump-after", move || re2.try_lock().is_some())]);
+                assert_eq!(taken, vec![true]);
+            }
+
             /// `ReentrantMutex` guards: `bump`, `unlocked_fair`, `try_map_or_err`, and
             /// `unlock_fair` on a mapped guard.
             #[test]

@@ -396,10 +396,16 @@ mod tests {
     #[test]
     fn a_stall_says_when_a_wait_was_granted_but_its_thread_has_not_woken() {
         let granted = stall_with(true);
-        assert!(granted.contains("granted: it has not woken up yet"), "{granted}");
+        assert!(
+            granted.contains("granted: it has not woken up yet"),
+            "{granted}"
+        );
         assert!(!granted.contains("could wake it"), "{granted}");
         let waiting = stall_with(false);
         assert!(!waiting.contains("granted"), "{waiting}");
-        assert!(waiting.contains("any other thread could wake it"), "{waiting}");
+        assert!(
+            waiting.contains("any other thread could wake it"),
+            "{waiting}"
+        );
     }
 }

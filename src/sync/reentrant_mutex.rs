@@ -140,11 +140,14 @@ impl RawReentrantMutex {
     #[track_caller]
     unsafe fn bump(&self) {
         if self.count.get() == 1 {
+            // Leave the mutex as unlocked (no owner, no levels) while another thread may hold
+            // it, and take both back after: the other thread's lock and unlock count from 0.
             let me = self.owner.load(Ordering::Relaxed);
             self.owner.store(0, Ordering::Relaxed);
+            self.count.set(0);
             // SAFETY: the owner (the caller) holds the inner mutex; `bump` takes it again.
             unsafe { self.mutex.bump() };
-            self.owner.store(me, Ordering::Relaxed);
+            self.take(me);
         }
     }
 
