@@ -41,6 +41,7 @@ use crate::facade::sync::Mutex;
 use crate::report::{self, Access, Inversion, OrderEdge, Report, ReportKind, ThreadRef};
 use rustc_hash::FxHashSet;
 use std::panic::Location;
+use std::sync::Arc;
 
 /// A node: a lock instance, or (strict mode) a lock class.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -63,7 +64,7 @@ impl Node {
 #[derive(Debug, Clone)]
 pub(crate) struct Witness {
     pub(crate) stamp: Stamp,
-    pub(crate) thread_name: Option<String>,
+    pub(crate) thread_name: Option<Arc<str>>,
     pub(crate) from: ResourceRef,
     pub(crate) from_access: Access,
     pub(crate) from_at: &'static Location<'static>,
@@ -115,7 +116,13 @@ crate::facade::global! {
 
 /// Records `witnesses` (all of one acquisition, one per held lock) and returns the report of
 /// the first cycle they close that can deadlock and was not reported before.
-pub(crate) fn record(witnesses: Vec<Witness>, strict: bool, me: ThreadRef) -> Option<Report> {
+pub(crate) fn record(witnesses: Vec<Witness>, strict: bool) -> Option<Report> {
+    let (thread, name) = match witnesses.first() {
+        Some(w) => (w.stamp.thread.get(), w.thread_name.clone()),
+        None => return None,
+    };
+    // Built only for a report: most acquisitions close no cycle, and a name costs an allocation.
+    let me = || ThreadRef::new(thread, name.as_deref().map(str::to_owned));
     let mut order = LOCK_ORDER.lock();
     let mut finding = None;
     for witness in witnesses {
@@ -198,7 +205,7 @@ impl LockOrder {
         from: Node,
         to: Node,
         strict: bool,
-        me: &ThreadRef,
+        me: &impl Fn() -> ThreadRef,
     ) -> Option<Report> {
         let LockOrder {
             graph,
@@ -232,7 +239,7 @@ impl LockOrder {
                     if !reported.insert(normalised(&path)) {
                         return None;
                     }
-                    return Some(inversion_report(&chosen, strict, me));
+                    return Some(inversion_report(&chosen, strict, &me()));
                 }
                 continue;
             }
@@ -340,7 +347,10 @@ fn inversion_report(chosen: &[&Witness], strict: bool, me: &ThreadRef) -> Report
     let edges: Vec<OrderEdge> = chosen
         .iter()
         .map(|w| OrderEdge {
-            thread: ThreadRef::new(w.stamp.thread.get(), w.thread_name.clone()),
+            thread: ThreadRef::new(
+                w.stamp.thread.get(),
+                w.thread_name.as_deref().map(str::to_owned),
+            ),
             held: resource(&w.from),
             held_access: w.from_access,
             held_at: w.from_at.into(),

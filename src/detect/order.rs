@@ -6,7 +6,7 @@ use super::detector;
 use super::lock_order::{self, Node, Witness};
 use super::threads::WorldId;
 use super::{this_thread, Acquire, ResourceMeta};
-use crate::report::{Access, ThreadRef};
+use crate::report::Access;
 use std::panic::Location;
 
 /// Records the edges from every lock this thread holds to the one it just acquired (the top
@@ -21,13 +21,13 @@ pub(super) fn record_edges(
     lock: &impl Acquire,
 ) {
     let strict = crate::policy::strict_lock_order();
-    let name = crate::facade::thread::current().name().map(str::to_owned);
     let Some(held) = this_thread::hot(this_thread::HotState::holds) else {
         return;
     };
-    let Some(Some((witnesses, me, top))) = this_thread::with(|t| {
+    let Some(Some((witnesses, top))) = this_thread::with(|t| {
         let (top, before) = held.split_last()?;
         let stamp = t.witness_stamp();
+        let name = t.name();
         let nodes: Vec<(Node, Access)> = before
             .iter()
             .map(|h| (Node::of(&h.resource, strict), h.access))
@@ -55,15 +55,11 @@ pub(super) fn record_edges(
                     .collect(),
             })
             .collect();
-        Some((
-            witnesses,
-            ThreadRef::new(stamp.thread.get(), name.clone()),
-            *top,
-        ))
+        Some((witnesses, *top))
     }) else {
         return;
     };
-    let report = lock_order::record(witnesses, strict, me);
+    let report = lock_order::record(witnesses, strict);
     this_thread::hot(this_thread::HotState::edges_recorded);
     meta.mark_ordered();
     if let Some(report) = report {

@@ -21,7 +21,7 @@ use super::thread_clock::ThreadClock;
 use super::threads::WorldId;
 use super::vector_clock::{Stamp, VectorClock};
 use crate::report::{Access, ResourceKind};
-use std::cell::{Cell, RefCell, UnsafeCell};
+use std::cell::{Cell, OnceCell, RefCell, UnsafeCell};
 use std::mem::ManuallyDrop;
 use std::panic::Location;
 use std::sync::Arc;
@@ -83,6 +83,8 @@ pub(crate) struct ThreadState {
     /// A stamp of this thread is in a lock-order witness: its joiner records where its end
     /// went (`vector_clock::Absorbed`).
     witnessed: Cell<bool>,
+    /// The thread's name, read once (a thread cannot be renamed): lock-order witnesses share it.
+    name: OnceCell<Option<Arc<str>>>,
 }
 
 crate::facade::per_thread! {
@@ -104,6 +106,7 @@ crate::facade::per_thread! {
             relocking: Cell::new(false),
             parker: RefCell::new(None),
             witnessed: Cell::new(false),
+            name: OnceCell::new(),
         }
     };
 }
@@ -199,6 +202,13 @@ impl ThreadState {
     pub(crate) fn stamp(&self) -> Stamp {
         let key = self.key();
         self.clock.borrow_mut().stamp(key)
+    }
+
+    /// The thread's name, read once and shared by every witness this thread leaves.
+    pub(crate) fn name(&self) -> Option<Arc<str>> {
+        self.name
+            .get_or_init(|| crate::facade::thread::current().name().map(Arc::from))
+            .clone()
     }
 
     /// This thread's current stamp, for a lock-order witness: from now on its joiner records
