@@ -569,38 +569,55 @@ fn quiet_when_a_message_orders_the_two_orders() {
 fn quiet_for_pool_tasks_run_one_after_another() {
     // The second task is submitted after the first one's result was taken: the pool carries
     // that order from the first task's end, through its result, to the second task's start.
-    // A third task keeps the first one's worker busy meanwhile, so that the second runs on the
-    // other worker (on the same one, the two orders would be one thread's anyway).
+    // The second must run on the other worker (on the same one, the two orders would be one
+    // thread's anyway): hogs that block on std channels, which impasse cannot see, keep the
+    // first task's worker busy and the other one free, whichever worker each hog lands on.
     let _watchdog = watchdog("quiet_for_pool_tasks_run_one_after_another");
     common::inversions_panic();
     let pool = common::pool(2, "ordered-tasks");
     let (a, b) = (Arc::new(Mutex::new(0)), Arc::new(Mutex::new(0)));
-    let mut on_two_workers = 0;
+    let name = || std::thread::current().name().map(str::to_owned);
+    // Submits a task that says where it runs and then blocks until its sender is dropped.
+    let hog = |pool: &impasse::pool::ThreadPool| {
+        let (release, hold) = std::sync::mpsc::channel::<()>();
+        let (tell, told) = std::sync::mpsc::channel();
+        let task = pool.submit(move || {
+            let _ = tell.send(name());
+            let _ = hold.recv();
+        });
+        let worker = told.recv().expect("the hog says where it runs");
+        (worker, release, task)
+    };
     for _ in 0..10 {
         let (a1, b1, a2, b2) = (a.clone(), b.clone(), a.clone(), b.clone());
-        let name = || std::thread::current().name().map(str::to_owned);
         let first = pool.submit(move || {
             lock_pair(&a1, &b1);
             name()
         });
         let first_worker = first.result().expect("the first order");
-        let (release, hold) = std::sync::mpsc::channel::<()>();
-        let hog = pool.submit(move || {
-            let _ = hold.recv();
-        });
+        let mut busy = hog(&pool);
+        if busy.0 != first_worker {
+            // The other worker is busy: a second hog can only run on the first task's worker;
+            // then the first hog ends, and its worker is the only free one.
+            let on_first_worker = hog(&pool);
+            assert_eq!(on_first_worker.0, first_worker, "two workers, one busy");
+            let (_, release, task) = std::mem::replace(&mut busy, on_first_worker);
+            drop(release);
+            task.result().expect("the first hog");
+        }
         let second = pool.submit(move || {
             lock_pair(&b2, &a2);
             name()
         });
         let second_worker = second.result().expect("the second order");
+        assert_ne!(
+            second_worker, first_worker,
+            "the two orders ran on one worker"
+        );
+        let (_, release, task) = busy;
         drop(release);
-        hog.result().expect("the hog");
-        on_two_workers += usize::from(first_worker != second_worker);
+        task.result().expect("the hog");
     }
-    assert!(
-        on_two_workers > 0,
-        "the two orders always ran on one worker: nothing was tested"
-    );
 }
 
 #[test]
