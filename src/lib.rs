@@ -65,15 +65,19 @@
 //! - [`Mutex`], [`RwLock`], [`ReentrantMutex`]: parking_lot's API; [`stdsync`]: std's.
 //! - [`policy`]: what a finding does (`IMPASSE_ON_DEADLOCK`), from the environment or code.
 //! - [`report`]: the [`Report`] type, its text and JSON forms.
+//! - [`model`], [`predict`]: the pure vocabulary and lock-order rules that the runtime detector
+//!   and the analyzer share, for tools built on impasse.
 
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 
 mod detect;
 mod facade;
+pub mod model;
 pub mod mpsc;
 pub mod policy;
 pub mod pool;
+pub mod predict;
 pub mod report;
 mod sync;
 #[cfg(not(loom))]

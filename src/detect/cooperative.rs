@@ -104,10 +104,11 @@ mod imp {
     use crate::detect::detector;
     use crate::detect::parker::{Parker, Woken};
     use crate::detect::registry::ThreadKey;
-    use crate::detect::this_thread::{self, ResourceRef};
+    use crate::detect::this_thread;
     use crate::detect::threads::WorldId;
     use crate::detect::wait::{check, stall, Judged, Registrant, Registration};
     use crate::detect::wait_for::{Sleeper, WaitRequest, Wakers};
+    use crate::model::ResourceRef;
     use crate::report::Report;
     use std::sync::Arc;
     use std::time::{Duration, Instant};
@@ -344,7 +345,7 @@ mod imp {
                     }
                 }
             } else {
-                detector.judge(thread, false)
+                closed_world::judge(&detector, thread, false)
             };
             match verdict {
                 Verdict::Deadlock(report) => {

@@ -11,7 +11,6 @@
 //! looks change nothing a verdict depends on, and they must not keep each other's double looks
 //! from ever agreeing.
 
-use super::closed_world::{self, Verdict};
 use super::registry::ThreadKey;
 use super::threads::{Threads, WorldId};
 use super::wait_for::WaitFor;
@@ -61,12 +60,6 @@ impl Detector {
     /// Counts a change made under a lock taken to look.
     pub(crate) fn touch(&mut self) {
         self.acquisitions = self.acquisitions.wrapping_add(1);
-    }
-
-    /// The verdict on `me`, registered as blocked (`closed_world::judge`): first a cycle of
-    /// waits whose wakers are known (holders, joined threads), then the closed-world rule.
-    pub(crate) fn judge(&self, me: ThreadKey, queued_writers_block: bool) -> Verdict {
-        closed_world::judge(self, me, queued_writers_block)
     }
 
     /// Something changed that may complete a deadlock some other world's poller waits to see

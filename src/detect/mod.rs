@@ -40,8 +40,6 @@ mod edge_cache;
 #[cfg(feature = "detect")]
 mod lock_order;
 #[cfg(feature = "detect")]
-mod order_graph;
-#[cfg(feature = "detect")]
 mod os;
 #[cfg(feature = "detect")]
 mod parker;
@@ -55,10 +53,6 @@ mod this_thread;
 mod thread_clock;
 #[cfg(feature = "detect")]
 mod threads;
-#[cfg(feature = "detect")]
-mod topo_order;
-#[cfg(feature = "detect")]
-mod vector_clock;
 #[cfg(feature = "detect")]
 mod wait;
 #[cfg(feature = "detect")]
@@ -167,7 +161,6 @@ fn held(
         access,
         at,
         address: std::ptr::from_ref(meta) as usize,
-        ordered: false,
     }
 }
 

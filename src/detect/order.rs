@@ -1,6 +1,6 @@
 //! The slow path of the lock-order check: an acquisition that adds edges this thread has not
 //! recorded before builds their witnesses, records them in the lock-order graph, and reports
-//! the inversion they close (see `lock_order.rs`).
+//! the inversion they close (the rules: `src/predict/`).
 
 use super::detector;
 use super::lock_order::{self, Node, Witness};

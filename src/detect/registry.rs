@@ -11,33 +11,14 @@ use crate::facade::sync::Mutex;
 use std::collections::HashMap;
 use std::num::NonZeroU64;
 
-/// impasse's number for a thread, assigned on the thread's first use of the detector.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub(crate) struct ThreadKey(NonZeroU64);
+pub(crate) use crate::model::{ResourceId, ThreadKey};
 
 impl ThreadKey {
-    pub(crate) fn get(self) -> u64 {
-        self.0.get()
-    }
-
-    /// A key for a thread that has never used the detector before.
+    /// A key for a thread that has never used the detector before (assigned on the thread's
+    /// first use of the detector).
     pub(crate) fn fresh() -> ThreadKey {
         static NEXT: AtomicU64 = AtomicU64::new(1);
         ThreadKey(nonzero(NEXT.fetch_add(1, Ordering::Relaxed)))
-    }
-}
-
-/// impasse's number for a resource.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub(crate) struct ResourceId(NonZeroU64);
-
-impl ResourceId {
-    pub(crate) fn get(self) -> u64 {
-        self.0.get()
-    }
-
-    pub(crate) fn from_raw(raw: u64) -> Option<ResourceId> {
-        NonZeroU64::new(raw).map(ResourceId)
     }
 }
 

@@ -19,33 +19,20 @@ use super::parker::Parker;
 use super::registry::{IdBlock, ResourceId, ThreadKey};
 use super::thread_clock::ThreadClock;
 use super::threads::WorldId;
-use super::vector_clock::{Stamp, VectorClock};
-use crate::report::{Access, ResourceKind};
+pub(crate) use crate::model::{Held, ResourceRef};
+use crate::predict::{Stamp, VectorClock};
+use crate::report::Access;
 use std::cell::{Cell, OnceCell, RefCell, UnsafeCell};
 use std::mem::ManuallyDrop;
-use std::panic::Location;
 use std::sync::Arc;
 
-/// One entry of the held stack.
+/// One entry of the held stack: a hold, and the detector's note on it.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Held {
-    pub(crate) resource: ResourceRef,
-    pub(crate) access: Access,
-    pub(crate) at: &'static Location<'static>,
-    /// Where the lock was when it was taken: the lock-order graph places a new lock by it
-    /// (locks in an array, taken by index, then agree with the order from the start).
-    pub(crate) address: usize,
+pub(crate) struct Entry {
+    pub(crate) held: Held,
     /// The lock became a node of the lock-order graph while held here; its release marks the
     /// lock so that dropping it removes the node.
     pub(crate) ordered: bool,
-}
-
-/// What the detector needs to name a resource without touching it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct ResourceRef {
-    pub(crate) id: ResourceId,
-    pub(crate) kind: ResourceKind,
-    pub(crate) created_at: &'static Location<'static>,
 }
 
 /// What every acquisition and release touches (see the module's documentation).
@@ -60,7 +47,7 @@ pub(crate) struct HotState {
     /// `ManuallyDrop` keeps the thread-local free of drop glue; [`ThreadState`]'s destructor
     /// frees the memory, and [`HotState::push`] registers that destructor before the stack
     /// first allocates.
-    held: UnsafeCell<ManuallyDrop<Vec<Held>>>,
+    held: UnsafeCell<ManuallyDrop<Vec<Entry>>>,
     /// Lock-order edges this thread has recorded already (same discipline as `held`).
     edges: UnsafeCell<EdgeCache>,
     ids: Cell<IdBlock>,
@@ -235,7 +222,7 @@ impl ThreadState {
     }
 
     /// Takes in `clock` but `except`'s own entry (a joined thread's end, forgotten: see
-    /// `vector_clock.rs`) and moves on; returns this thread's new epoch.
+    /// `predict/vector_clock.rs`) and moves on; returns this thread's new epoch.
     pub(crate) fn merge_clock_except(&self, clock: &VectorClock, except: Option<ThreadKey>) -> u64 {
         let key = self.key();
         self.clock.borrow_mut().merge_except(key, clock, except)
@@ -271,7 +258,7 @@ impl HotState {
     /// (anything that could reach this thread's state again) while it uses these.
     #[inline]
     #[allow(clippy::mut_from_ref)]
-    unsafe fn stack(&self) -> (&mut Vec<Held>, &mut EdgeCache) {
+    unsafe fn stack(&self) -> (&mut Vec<Entry>, &mut EdgeCache) {
         // SAFETY: `HotState` lives in a thread-local, so only this thread reaches it; the
         // caller's contract rules out a second, overlapping reference on this thread.
         unsafe { (&mut *self.held.get(), &mut *self.edges.get()) }
@@ -308,9 +295,12 @@ impl HotState {
             let id = held.resource.id;
             stack
                 .iter()
-                .any(|h| h.resource.id != id && !edges.contains(h.resource.id, id))
+                .any(|e| e.held.resource.id != id && !edges.contains(e.held.resource.id, id))
         };
-        stack.push(held);
+        stack.push(Entry {
+            held,
+            ordered: false,
+        });
         new_edge
     }
 
@@ -322,7 +312,7 @@ impl HotState {
         // SAFETY: the only reference here, and nothing below calls out.
         let (held, _) = unsafe { self.stack() };
         match held.last() {
-            Some(last) if last.resource.id == id && last.access == access => {
+            Some(last) if last.held.resource.id == id && last.held.access == access => {
                 let ordered = last.ordered;
                 held.pop();
                 Some(ordered)
@@ -338,14 +328,14 @@ impl HotState {
         let remember = Self::may_allocate();
         // SAFETY: the only reference here, and nothing below calls out but the allocator.
         let (held, edges) = unsafe { self.stack() };
-        let Some(top) = held.last().map(|h| h.resource.id) else {
+        let Some(top) = held.last().map(|e| e.held.resource.id) else {
             return;
         };
-        for h in held.iter_mut() {
-            if h.resource.id != top && remember {
-                edges.insert(h.resource.id, top);
+        for e in held.iter_mut() {
+            if e.held.resource.id != top && remember {
+                edges.insert(e.held.resource.id, top);
             }
-            h.ordered = true;
+            e.ordered = true;
         }
     }
 
@@ -357,25 +347,25 @@ impl HotState {
         if let Some(entry) = held
             .iter_mut()
             .rev()
-            .find(|h| h.resource.id == id && h.access == from)
+            .find(|e| e.held.resource.id == id && e.held.access == from)
         {
-            entry.access = to;
+            entry.held.access = to;
         }
     }
 
     /// A copy of the held stack, oldest first.
     pub(crate) fn holds(&self) -> Vec<Held> {
-        // SAFETY: the only reference here, and nothing below calls out.
+        // SAFETY: the only reference here, and nothing below calls out but the allocator.
         let (held, _) = unsafe { self.stack() };
-        held.clone()
+        held.iter().map(|e| e.held).collect()
     }
 }
 
 /// [`HotState::pop`] of a hold that is not the most recent one (releases out of order).
 #[cold]
-fn pop_out_of_order(held: &mut Vec<Held>, id: ResourceId, access: Access) -> Option<bool> {
+fn pop_out_of_order(held: &mut Vec<Entry>, id: ResourceId, access: Access) -> Option<bool> {
     let index = held
         .iter()
-        .rposition(|h| h.resource.id == id && h.access == access)?;
+        .rposition(|e| e.held.resource.id == id && e.held.access == access)?;
     Some(held.remove(index).ordered)
 }

@@ -1,4 +1,4 @@
-//! One thread's place in happens-before: its vector clock (`vector_clock.rs`), kept lazily.
+//! One thread's place in happens-before: its vector clock (`predict/vector_clock.rs`), kept lazily.
 //!
 //! Besides spawn and join, impasse's own primitives carry happens-before from one thread to
 //! another: a message (what the sender did before sending happened before what the receiver
@@ -18,7 +18,7 @@
 //! stamp taken after an acquire has seen every clock acquired before it.
 
 use super::registry::ThreadKey;
-use super::vector_clock::{Stamp, VectorClock};
+use crate::predict::{Stamp, VectorClock};
 use std::sync::Arc;
 
 /// How many acquired clocks wait to be merged at most.
@@ -76,7 +76,7 @@ impl ThreadClock {
     }
 
     /// Takes in `clock` but `except`'s own entry (a joined thread, whose end is recorded apart:
-    /// `vector_clock::Absorbed`) and moves on; returns this thread's new epoch.
+    /// `predict::Absorbed`) and moves on; returns this thread's new epoch.
     pub(crate) fn merge_except(
         &mut self,
         me: ThreadKey,
@@ -120,7 +120,7 @@ impl ThreadClock {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detect::vector_clock::Absorbed;
+    use crate::predict::Absorbed;
 
     #[test]
     fn a_release_and_an_acquire_order_what_came_before_and_only_that() {

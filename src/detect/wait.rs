@@ -9,14 +9,15 @@
 //! of the graph). Otherwise the thread blocks on the lock and leaves the graph once it holds
 //! what it asked for.
 
-use super::closed_world::{Again, Verdict};
+use super::closed_world::{self, Again, Verdict};
 use super::detector::{self, Detector};
 use super::registry::ThreadKey;
-use super::this_thread::{self, ResourceRef};
+use super::this_thread;
 use super::threads::WorldId;
 use super::wait_for::{Sleeper, WaitRequest, Wakers};
 use super::Acquire;
 use crate::facade::sync::MutexGuard;
+use crate::model::ResourceRef;
 use crate::report::Access;
 use std::panic::Location;
 use std::time::{Duration, Instant};
@@ -130,7 +131,7 @@ pub(super) fn check(
     at: &Location<'_>,
 ) -> Judged {
     let world = world_of(&detector, me);
-    match detector.judge(me, queued_writers_block) {
+    match closed_world::judge(&detector, me, queued_writers_block) {
         Verdict::Deadlock(report) => {
             detector.threads.note_finding(world, &report);
             detector.graph.grant(me);

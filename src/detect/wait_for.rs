@@ -17,8 +17,8 @@
 
 use super::parker::{Parker, Woken};
 use super::registry::{self, ResourceId, ThreadKey};
-use super::this_thread::{Held, ResourceRef};
 use super::threads::WorldId;
+use crate::model::{conflicts, Held, ResourceRef};
 use crate::report::{self, Access, BlockReason, Blocker, Report, ReportKind, ThreadRef};
 use petgraph::graphmap::DiGraphMap;
 use petgraph::visit::{depth_first_search, Control, DfsEvent, GraphBase, IntoNeighbors, Visitable};
@@ -491,25 +491,6 @@ pub(crate) enum Reason {
     Holds(Access),
     QueuedWriter,
     Joining,
-}
-
-/// Whether a request with access `request` must wait for a hold with access `held`.
-///
-/// An upgrade waits for every reader, the upgrading thread's own plain read locks included,
-/// but not for its own upgradable lock, which it is converting (and no other thread can hold
-/// one at the same time).
-pub(crate) fn conflicts(request: Access, held: Access) -> bool {
-    match request {
-        Access::Exclusive => true,
-        Access::Shared | Access::SharedRecursive => held == Access::Exclusive,
-        Access::Upgradable => matches!(held, Access::Exclusive | Access::Upgradable),
-        Access::Upgrade => matches!(
-            held,
-            Access::Exclusive | Access::Shared | Access::SharedRecursive
-        ),
-        // Waits that are not for locks are never granted by a holder's release.
-        _ => false,
-    }
 }
 
 /// The "is blocked by" relation between blocked threads, as a graph petgraph can walk.

@@ -2,7 +2,7 @@
 //! world and starts from its parent's clock, a joiner takes in the joined thread's clock, a
 //! message, a task or a once-cell carries its giver's past to its taker (`release`,
 //! `acquire`), and a test opens a world of its own and collects what was found in it (see
-//! `threads.rs`, `vector_clock.rs` and `thread_clock.rs`).
+//! `threads.rs`, `predict/vector_clock.rs` and `thread_clock.rs`).
 
 use crate::report::Report;
 
@@ -30,7 +30,7 @@ mod imp {
     use crate::detect::registry::ThreadKey;
     use crate::detect::this_thread;
     use crate::detect::threads::WorldId;
-    use crate::detect::vector_clock::VectorClock;
+    use crate::predict::VectorClock;
     use crate::report::{self, Report, ReportKind, ThreadRef};
     use std::sync::Arc;
 

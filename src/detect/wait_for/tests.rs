@@ -42,7 +42,6 @@ impl World {
                 access,
                 at: Location::caller(),
                 address: 0,
-                ordered: false,
             })
             .collect();
         let wait = WaitRequest {

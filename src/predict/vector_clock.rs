@@ -13,19 +13,19 @@
 //! event of a joined thread happened before a later one then follows that record, and the
 //! joiner's own, as far as it leads.
 
-use super::registry::ThreadKey;
+use crate::model::ThreadKey;
 use rustc_hash::FxHashMap;
 use std::sync::Arc;
 
 /// One thread's view of every thread's progress: `(thread, epoch)`, sorted by thread.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct VectorClock {
+pub struct VectorClock {
     entries: Vec<(ThreadKey, u64)>,
 }
 
 impl VectorClock {
     /// The epoch of `thread` that this clock has seen (`0`: nothing).
-    pub(crate) fn get(&self, thread: ThreadKey) -> u64 {
+    pub fn get(&self, thread: ThreadKey) -> u64 {
         match self.entries.binary_search_by_key(&thread, |&(t, _)| t) {
             Ok(index) => self.entries[index].1,
             Err(_) => 0,
@@ -33,7 +33,7 @@ impl VectorClock {
     }
 
     /// Advances `thread`'s own epoch.
-    pub(crate) fn tick(&mut self, thread: ThreadKey) {
+    pub fn tick(&mut self, thread: ThreadKey) {
         match self.entries.binary_search_by_key(&thread, |&(t, _)| t) {
             Ok(index) => self.entries[index].1 += 1,
             Err(index) => self.entries.insert(index, (thread, 1)),
@@ -42,7 +42,7 @@ impl VectorClock {
 
     /// Takes in everything `other` has seen (a spawned thread's start), but `except`'s own
     /// progress (a join of `except`, whose end [`Absorbed`] records instead).
-    pub(crate) fn merge_except(&mut self, other: &VectorClock, except: Option<ThreadKey>) {
+    pub fn merge_except(&mut self, other: &VectorClock, except: Option<ThreadKey>) {
         for &(thread, epoch) in &other.entries {
             if Some(thread) == except {
                 continue;
@@ -58,13 +58,13 @@ impl VectorClock {
 /// Where the ends of joined threads went: for each joined thread, its joiner and the joiner's
 /// epoch just after the join (everything the thread did happened before it).
 #[derive(Debug, Default)]
-pub(crate) struct Absorbed {
+pub struct Absorbed {
     into: FxHashMap<ThreadKey, (ThreadKey, u64)>,
 }
 
 impl Absorbed {
     /// `thread`'s end went into `joiner`'s clock at `epoch`.
-    pub(crate) fn record(&mut self, thread: ThreadKey, joiner: ThreadKey, epoch: u64) {
+    pub fn record(&mut self, thread: ThreadKey, joiner: ThreadKey, epoch: u64) {
         self.into.insert(thread, (joiner, epoch));
     }
 
@@ -77,16 +77,18 @@ impl Absorbed {
 
 /// The moment an event happened: its thread, and that thread's clock then.
 #[derive(Debug, Clone)]
-pub(crate) struct Stamp {
-    pub(crate) thread: ThreadKey,
-    pub(crate) clock: Arc<VectorClock>,
+pub struct Stamp {
+    /// The thread the event happened on.
+    pub thread: ThreadKey,
+    /// What that thread had seen of every thread then.
+    pub clock: Arc<VectorClock>,
 }
 
 impl Stamp {
     /// Whether this event happened before `later` (through spawns and joins): `later` has seen
     /// this thread reach this epoch, or has seen the epoch of the thread that joined it just
     /// after the join (and so on, for a joiner that was joined in turn).
-    pub(crate) fn happened_before(&self, later: &Stamp, absorbed: &Absorbed) -> bool {
+    pub fn happened_before(&self, later: &Stamp, absorbed: &Absorbed) -> bool {
         let (mut thread, mut epoch) = (self.thread, self.clock.get(self.thread));
         if epoch == 0 {
             return false;
@@ -103,7 +105,7 @@ impl Stamp {
     }
 
     /// Whether the two events may have happened at the same time.
-    pub(crate) fn concurrent_with(&self, other: &Stamp, absorbed: &Absorbed) -> bool {
+    pub fn concurrent_with(&self, other: &Stamp, absorbed: &Absorbed) -> bool {
         self.thread != other.thread
             && !self.happened_before(other, absorbed)
             && !other.happened_before(self, absorbed)
@@ -114,6 +116,10 @@ impl Stamp {
 mod tests {
     use super::*;
 
+    fn key(n: u64) -> ThreadKey {
+        ThreadKey::from_raw(n).expect("not 0")
+    }
+
     fn stamp(thread: ThreadKey, clock: &VectorClock) -> Stamp {
         Stamp {
             thread,
@@ -123,7 +129,7 @@ mod tests {
 
     #[test]
     fn spawn_then_join_orders_parent_and_child() {
-        let (parent, child) = (ThreadKey::fresh(), ThreadKey::fresh());
+        let (parent, child) = (key(1), key(2));
         let mut p = VectorClock::default();
         p.tick(parent);
         let before_spawn = stamp(parent, &p);
@@ -147,7 +153,7 @@ mod tests {
 
     #[test]
     fn a_joined_thread_is_forgotten_by_its_joiner_and_still_ordered_before() {
-        let (main, worker, next) = (ThreadKey::fresh(), ThreadKey::fresh(), ThreadKey::fresh());
+        let (main, worker, next) = (key(1), key(2), key(3));
         let mut m = VectorClock::default();
         m.tick(main);
         // spawn `worker`, which does something, ends, and is joined
@@ -173,7 +179,7 @@ mod tests {
 
     #[test]
     fn unrelated_threads_are_concurrent() {
-        let (a, b) = (ThreadKey::fresh(), ThreadKey::fresh());
+        let (a, b) = (key(1), key(2));
         let (mut ca, mut cb) = (VectorClock::default(), VectorClock::default());
         ca.tick(a);
         cb.tick(b);
