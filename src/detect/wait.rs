@@ -183,9 +183,9 @@ pub(super) struct Registrant {
 impl Registrant {
     /// This thread, or `None` while it is being torn down.
     pub(super) fn current() -> Option<Registrant> {
-        let (key, world) = this_thread::with(|t| (t.key(), t.world()))?;
+        let (key, world, name) = this_thread::with(|t| (t.key(), t.world(), t.name()))?;
         let holds = this_thread::hot(this_thread::HotState::holds)?;
-        let name = crate::facade::thread::current().name().map(str::to_owned);
+        let name = name.as_deref().map(str::to_owned);
         Some(Registrant {
             key,
             holds,

@@ -30,6 +30,13 @@ impl<N> Default for Adjacent<N> {
     }
 }
 
+/// One of a node's two lists of neighbours.
+#[derive(Debug, Clone, Copy)]
+enum Side {
+    Successors,
+    Predecessors,
+}
+
 /// An edge's weight, and its places in its nodes' vectors.
 #[derive(Debug)]
 struct Edge<E> {
@@ -93,39 +100,41 @@ impl<N: Copy + Eq + Hash, E> OrderGraph<N, E> {
         };
         for successor in adjacent.successors {
             if let Some(edge) = self.edges.remove(&(node, successor)) {
-                self.unlink_predecessor(successor, edge.in_predecessors);
+                self.unlink(successor, Side::Predecessors, edge.in_predecessors);
             }
         }
         for predecessor in adjacent.predecessors {
             if let Some(edge) = self.edges.remove(&(predecessor, node)) {
-                self.unlink_successor(predecessor, edge.in_successors);
+                self.unlink(predecessor, Side::Successors, edge.in_successors);
             }
         }
         true
     }
 
-    /// Takes the entry at `at` out of `head`'s predecessors; the last entry moves there.
-    fn unlink_predecessor(&mut self, head: N, at: usize) {
-        let Some(adjacent) = self.nodes.get_mut(&head) else {
-            return; // `head` is the node being removed (a self-loop): its lists are gone
+    /// Takes the entry at `at` out of `node`'s list on `side`; the last entry moves there, and
+    /// its edge's record of its place follows.
+    fn unlink(&mut self, node: N, side: Side, at: usize) {
+        let Some(adjacent) = self.nodes.get_mut(&node) else {
+            return; // `node` is the node being removed (a self-loop): its lists are gone
         };
-        adjacent.predecessors.swap_remove(at);
-        if let Some(&moved) = adjacent.predecessors.get(at) {
-            if let Some(edge) = self.edges.get_mut(&(moved, head)) {
-                edge.in_predecessors = at;
-            }
-        }
-    }
-
-    /// Takes the entry at `at` out of `tail`'s successors; the last entry moves there.
-    fn unlink_successor(&mut self, tail: N, at: usize) {
-        let Some(adjacent) = self.nodes.get_mut(&tail) else {
+        let list = match side {
+            Side::Successors => &mut adjacent.successors,
+            Side::Predecessors => &mut adjacent.predecessors,
+        };
+        list.swap_remove(at);
+        let Some(&moved) = list.get(at) else {
             return;
         };
-        adjacent.successors.swap_remove(at);
-        if let Some(&moved) = adjacent.successors.get(at) {
-            if let Some(edge) = self.edges.get_mut(&(tail, moved)) {
-                edge.in_successors = at;
+        match side {
+            Side::Successors => {
+                if let Some(edge) = self.edges.get_mut(&(node, moved)) {
+                    edge.in_successors = at;
+                }
+            }
+            Side::Predecessors => {
+                if let Some(edge) = self.edges.get_mut(&(moved, node)) {
+                    edge.in_predecessors = at;
+                }
             }
         }
     }
