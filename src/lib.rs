@@ -83,6 +83,7 @@ mod sync;
 #[cfg(not(loom))]
 pub mod testing;
 pub mod thread;
+pub mod trace;
 
 pub use crate::report::Report;
 pub use crate::sync::stdsync;

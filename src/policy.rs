@@ -86,6 +86,7 @@ impl Action {
 /// | `IMPASSE_ON_INVERSION` | the same, for a potential deadlock (a lock-order inversion) | `fail` |
 /// | `IMPASSE_LOCK_ORDER` | `instances` (precise) or `strict` (lock classes, lockdep's discipline) | `instances` |
 /// | `IMPASSE_REPORT` | a file to which every report is appended as one JSON line | none |
+/// | `IMPASSE_TRACE` | a directory into which the process records its events ([`crate::trace`]) | none |
 ///
 /// Settings are process-wide: tests that install different settings should not run at the
 /// same time in one process.
@@ -95,6 +96,7 @@ pub struct Settings {
     on_inversion: Action,
     strict_lock_order: bool,
     report_file: Option<PathBuf>,
+    trace_dir: Option<PathBuf>,
 }
 
 impl Default for Settings {
@@ -104,6 +106,7 @@ impl Default for Settings {
             on_inversion: Action::Fail,
             strict_lock_order: false,
             report_file: None,
+            trace_dir: None,
         }
     }
 }
@@ -144,6 +147,11 @@ impl Settings {
                 settings.report_file = Some(PathBuf::from(value));
             }
         }
+        if let Some(value) = env_var("IMPASSE_TRACE")? {
+            if !value.is_empty() {
+                settings.trace_dir = Some(PathBuf::from(value));
+            }
+        }
         Ok(settings)
     }
 
@@ -179,6 +187,19 @@ impl Settings {
         self
     }
 
+    /// Records every event the detector sees into a file of this process's own in `dir`
+    /// (`None`: no trace; see [`crate::trace`]). The first directory a process records into
+    /// is its directory for good: its file is opened once.
+    pub fn trace_dir(mut self, dir: Option<PathBuf>) -> Settings {
+        self.trace_dir = dir;
+        self
+    }
+
+    /// The directory traces are recorded into, if any.
+    pub fn trace_directory(&self) -> Option<&std::path::Path> {
+        self.trace_dir.as_deref()
+    }
+
     /// Makes these the current settings and returns the ones they replace (install those
     /// again to restore them).
     pub fn install(self) -> Settings {
@@ -190,6 +211,8 @@ impl Settings {
             },
             Ordering::Relaxed,
         );
+        #[cfg(all(feature = "detect", not(loom)))]
+        crate::trace::record::set_dir(self.trace_dir.clone());
         let mut current = CURRENT.lock();
         let previous = current.take().unwrap_or_else(from_env_or_warn);
         *current = Some(self);

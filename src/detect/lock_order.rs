@@ -12,8 +12,6 @@ use std::panic::Location;
 type Site = &'static Location<'static>;
 /// A witness of the runtime's.
 pub(crate) type Witness = predict::Witness<Site>;
-/// A node of the runtime's lock-order graph.
-pub(crate) type Node = predict::Node<Site>;
 
 crate::facade::global! {
     static LOCK_ORDER: Mutex<LockOrder<Site>> = Mutex::new(LockOrder::default());

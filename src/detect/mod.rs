@@ -126,7 +126,13 @@ pub(crate) fn acquired(
     {
         let check_edges = blocking == Blocking::Untimed;
         if this_thread::hot(|h| h.push(held(h, meta, access, at), check_edges)) == Some(true) {
-            order::record_edges(meta, access, at, lock);
+            // Records the acquisition in the trace itself, between its clock and its report.
+            order::record_edges(meta, at, lock);
+        } else {
+            #[cfg(not(loom))]
+            if crate::trace::record::on() {
+                trace_acquired(meta, access, at, check_edges);
+            }
         }
     }
     #[cfg(not(feature = "detect"))]
@@ -170,9 +176,35 @@ fn held(
 #[inline]
 pub(crate) fn holding(meta: &ResourceMeta, access: Access, at: &'static Location<'static>) {
     #[cfg(feature = "detect")]
-    this_thread::hot(|h| h.push(held(h, meta, access, at), false));
+    {
+        this_thread::hot(|h| h.push(held(h, meta, access, at), false));
+        #[cfg(not(loom))]
+        if crate::trace::record::on() {
+            trace_acquired(meta, access, at, false);
+        }
+    }
     #[cfg(not(feature = "detect"))]
     let _ = (meta, access, at);
+}
+
+/// Records an acquisition in the trace, with the lock's count of acquisitions.
+#[cfg(all(feature = "detect", not(loom)))]
+#[cold]
+pub(crate) fn trace_acquired(
+    meta: &ResourceMeta,
+    access: Access,
+    at: &'static Location<'static>,
+    blocking: bool,
+) {
+    if let Some(id) = meta.id() {
+        crate::trace::record::acquired(id, access, at, blocking, meta.next_seq(access));
+    }
+}
+
+/// This thread's key, making it known; `None` while it is torn down.
+#[cfg(feature = "detect")]
+pub(crate) fn thread_key() -> Option<registry::ThreadKey> {
+    this_thread::key()
 }
 
 /// Marks the calling thread as re-locking a lock that a live guard owns until the returned
@@ -213,6 +245,10 @@ pub(crate) fn released(meta: &ResourceMeta, access: Access) {
         if this_thread::hot(|h| h.pop(id, access)) == Some(Some(true)) {
             meta.mark_ordered();
         }
+        #[cfg(not(loom))]
+        if crate::trace::record::on() {
+            crate::trace::record::released(id, access);
+        }
     }
     #[cfg(not(feature = "detect"))]
     let _ = (meta, access);
@@ -251,6 +287,10 @@ pub(crate) fn wait(
             kind: meta.kind(),
             created_at: meta.created_at(),
         };
+        #[cfg(not(loom))]
+        if crate::trace::record::on() {
+            crate::trace::record::request(id, access, at);
+        }
         wait::wait(resource, access, at, deadline, lock)
     }
     #[cfg(not(feature = "detect"))]

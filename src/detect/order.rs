@@ -3,10 +3,10 @@
 //! the inversion they close (the rules: `src/predict/`).
 
 use super::detector;
-use super::lock_order::{self, Node, Witness};
+use super::lock_order;
 use super::threads::WorldId;
 use super::{this_thread, Acquire, ResourceMeta};
-use crate::report::Access;
+use crate::predict;
 use std::panic::Location;
 
 /// Records the edges from every lock this thread holds to the one it just acquired (the top
@@ -16,7 +16,6 @@ use std::panic::Location;
 #[track_caller]
 pub(super) fn record_edges(
     meta: &ResourceMeta,
-    access: Access,
     at: &'static Location<'static>,
     lock: &impl Acquire,
 ) {
@@ -25,40 +24,17 @@ pub(super) fn record_edges(
         return;
     };
     let Some(Some((witnesses, top))) = this_thread::with(|t| {
-        let (top, before) = held.split_last()?;
-        let stamp = t.witness_stamp();
-        let name = t.name();
-        let nodes: Vec<(Node, Access)> = before
-            .iter()
-            .map(|h| (Node::of(&h.resource, strict), h.access))
-            .collect();
-        let witnesses = before
-            .iter()
-            .enumerate()
-            .filter(|(_, h)| h.resource.id != top.resource.id)
-            .map(|(i, h)| Witness {
-                stamp: stamp.clone(),
-                thread_name: name.clone(),
-                from: h.resource,
-                from_access: h.access,
-                from_at: h.at,
-                to: top.resource,
-                to_access: access,
-                to_at: top.at,
-                from_address: h.address,
-                to_address: top.address,
-                gates: nodes
-                    .iter()
-                    .enumerate()
-                    .filter(|&(j, _)| j != i)
-                    .map(|(_, &node)| node)
-                    .collect(),
-            })
-            .collect();
-        Some((witnesses, *top))
+        let top = *held.last()?;
+        let witnesses = predict::witnesses_of(&held, &t.witness_stamp(), t.name().as_ref(), strict);
+        Some((witnesses, top))
     }) else {
         return;
     };
+    // In the trace after the clock its witnesses carry, and before a report can unwind.
+    #[cfg(not(loom))]
+    if crate::trace::record::on() {
+        super::trace_acquired(meta, top.access, at, true);
+    }
     let report = lock_order::record(witnesses, strict);
     this_thread::hot(this_thread::HotState::edges_recorded);
     meta.mark_ordered();
@@ -69,6 +45,10 @@ pub(super) fn record_edges(
         };
         crate::policy::inversion_found(&report, super::is_relocking(at), fails_test, || {
             this_thread::hot(|h| h.pop(top.resource.id, top.access));
+            #[cfg(not(loom))]
+            if crate::trace::record::on() {
+                crate::trace::record::released(top.resource.id, top.access);
+            }
             // SAFETY: `lock` has just acquired on this thread (we are inside `acquired`), and
             // this is the only undo of that acquisition: the thread unwinds right after.
             unsafe { lock.release() }

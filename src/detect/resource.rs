@@ -28,7 +28,8 @@ mod on {
     use super::{Cow, Holder, Location, ResourceKind};
     use crate::detect::registry::{self, ResourceId};
     use crate::detect::this_thread;
-    use crate::facade::plain::{AtomicU64, Ordering};
+    use crate::facade::plain::{AtomicU32, AtomicU64, Ordering};
+    use crate::report::Access;
 
     /// `word` flag: the resource has an entry in the names table.
     const NAMED: u64 = 0b1;
@@ -42,6 +43,9 @@ mod on {
         /// `id << FLAG_BITS | flags`; `0` until the first acquisition or `named`.
         word: AtomicU64,
         kind: ResourceKind,
+        /// How many times the resource was acquired while a trace was recorded (in the word's
+        /// padding: the meta does not grow).
+        seq: AtomicU32,
         created_at: &'static Location<'static>,
     }
 
@@ -53,6 +57,7 @@ mod on {
             ResourceMeta {
                 word: AtomicU64::new(0),
                 kind,
+                seq: AtomicU32::new(0),
                 created_at,
             }
         }
@@ -64,6 +69,10 @@ mod on {
         ) -> Self {
             let meta = ResourceMeta::new(kind, created_at);
             let id = this_thread::next_resource_id();
+            #[cfg(not(loom))]
+            if crate::trace::record::on() {
+                crate::trace::record::resource(id, kind, created_at, Some(&name));
+            }
             registry::remember_name(id, name.into_owned().into_boxed_str());
             meta.word
                 .store(id.get() << FLAG_BITS | NAMED, Ordering::Relaxed);
@@ -93,6 +102,20 @@ mod on {
             }
         }
 
+        /// The number of this acquisition among the resource's acquisitions (a trace orders
+        /// each lock's critical sections by it). An exclusive holder is alone: a plain store
+        /// suffices; readers may number at once.
+        pub(crate) fn next_seq(&self, access: Access) -> u32 {
+            match access {
+                Access::Exclusive => {
+                    let next = self.seq.load(Ordering::Relaxed).wrapping_add(1);
+                    self.seq.store(next, Ordering::Relaxed);
+                    next
+                }
+                _ => self.seq.fetch_add(1, Ordering::Relaxed).wrapping_add(1),
+            }
+        }
+
         /// Notes that the lock-order graph may hold a node for this resource, so that
         /// dropping it removes the node.
         pub(crate) fn mark_ordered(&self) {
@@ -111,7 +134,13 @@ mod on {
                 Ordering::Relaxed,
                 Ordering::Relaxed,
             ) {
-                Ok(_) => id,
+                Ok(_) => {
+                    #[cfg(not(loom))]
+                    if crate::trace::record::on() {
+                        crate::trace::record::resource(id, self.kind, self.created_at, None);
+                    }
+                    id
+                }
                 Err(word) => ResourceId::from_raw(word >> FLAG_BITS)
                     .expect("impasse: a resource word with flags always has an id"),
             }

@@ -43,6 +43,15 @@ impl ThreadClock {
         }
     }
 
+    /// Makes `next` the thread's clock (and the trace's, when one is recorded).
+    fn set(&mut self, next: VectorClock) {
+        #[cfg(not(loom))]
+        if crate::trace::record::on() {
+            crate::trace::record::clock(&next);
+        }
+        self.current = Some(Arc::new(next));
+    }
+
     /// Merges what is pending and moves on past a release; the clock as it is now.
     fn settle(&mut self, me: ThreadKey) -> &Arc<VectorClock> {
         let fresh = self.current.is_none();
@@ -52,7 +61,7 @@ impl ThreadClock {
                 next.merge_except(&clock, None);
             }
             next.tick(me);
-            self.current = Some(Arc::new(next));
+            self.set(next);
             self.released = false;
         }
         self.current.as_ref().expect("settled")
@@ -71,7 +80,7 @@ impl ThreadClock {
         let parent = Arc::clone(self.settle(me));
         let mut next = (*parent).clone();
         next.tick(me);
-        self.current = Some(Arc::new(next));
+        self.set(next);
         parent
     }
 
@@ -87,7 +96,7 @@ impl ThreadClock {
         next.merge_except(clock, except);
         next.tick(me);
         let epoch = next.get(me);
-        self.current = Some(Arc::new(next));
+        self.set(next);
         epoch
     }
 

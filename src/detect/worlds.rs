@@ -113,6 +113,10 @@ mod imp {
         let merged = this_thread::with(|t| (t.key(), t.merge_clock_except(&clock, Some(thread))));
         if let (Some((joiner, epoch)), true) = (merged, witnessed) {
             crate::detect::lock_order::absorbed(thread, joiner, epoch);
+            #[cfg(not(loom))]
+            if crate::trace::record::on() {
+                crate::trace::record::absorbed(thread, epoch);
+            }
         }
     }
 

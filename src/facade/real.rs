@@ -49,7 +49,9 @@ pub(crate) mod sync {
 /// raw-lock operation: under loom they behave as if sequentially consistent at the point
 /// they occur, which is all the detector's argument asks of them.
 pub(crate) mod plain {
-    pub(crate) use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+    pub(crate) use std::sync::atomic::{
+        AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering,
+    };
 }
 
 /// The raw locks that impasse's instrumented locks wrap.

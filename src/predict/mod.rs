@@ -23,4 +23,4 @@ mod tests;
 
 pub use self::lock_order::{LockOrder, SEARCH_STEPS, WITNESSES_PER_EDGE};
 pub use self::vector_clock::{Absorbed, Stamp, VectorClock};
-pub use self::witness::{Node, Witness};
+pub use self::witness::{witnesses_of, Node, Witness};

@@ -24,6 +24,26 @@ pub struct VectorClock {
 }
 
 impl VectorClock {
+    /// A clock from `(thread, epoch)` entries, in any order; of a thread given twice, the
+    /// larger epoch counts.
+    pub fn from_entries(mut entries: Vec<(ThreadKey, u64)>) -> VectorClock {
+        entries.sort_unstable();
+        entries.dedup_by(|later, earlier| {
+            // Sorted by thread, then epoch: keep the later, larger one.
+            let same = later.0 == earlier.0;
+            if same {
+                earlier.1 = later.1;
+            }
+            same
+        });
+        VectorClock { entries }
+    }
+
+    /// The clock's `(thread, epoch)` entries, sorted by thread.
+    pub fn entries(&self) -> &[(ThreadKey, u64)] {
+        &self.entries
+    }
+
     /// The epoch of `thread` that this clock has seen (`0`: nothing).
     pub fn get(&self, thread: ThreadKey) -> u64 {
         match self.entries.binary_search_by_key(&thread, |&(t, _)| t) {

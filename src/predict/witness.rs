@@ -1,7 +1,7 @@
 //! The lock-order graph's nodes and the evidence on its edges.
 
 use super::vector_clock::{Absorbed, Stamp};
-use crate::model::{ResourceId, ResourceRef, SiteKey};
+use crate::model::{Held, ResourceId, ResourceRef, SiteKey};
 use crate::report::Access;
 use std::sync::Arc;
 
@@ -64,4 +64,45 @@ impl<S: SiteKey> Witness<S> {
             && older.to_access == self.to_access
             && self.gates.iter().all(|gate| older.gates.contains(gate))
     }
+}
+
+/// The witnesses of an acquisition: `held` is what the thread holds, oldest first, ending with
+/// the hold just acquired (by an acquisition that could block); one witness from each earlier
+/// hold of another lock to it, each gated by the other holds.
+pub fn witnesses_of<S: SiteKey>(
+    held: &[Held<S>],
+    stamp: &Stamp,
+    thread_name: Option<&Arc<str>>,
+    strict: bool,
+) -> Vec<Witness<S>> {
+    let Some((top, before)) = held.split_last() else {
+        return Vec::new();
+    };
+    let nodes: Vec<(Node<S>, Access)> = before
+        .iter()
+        .map(|h| (Node::of(&h.resource, strict), h.access))
+        .collect();
+    before
+        .iter()
+        .enumerate()
+        .filter(|(_, h)| h.resource.id != top.resource.id)
+        .map(|(i, h)| Witness {
+            stamp: stamp.clone(),
+            thread_name: thread_name.cloned(),
+            from: h.resource,
+            from_access: h.access,
+            from_at: h.at,
+            to: top.resource,
+            to_access: top.access,
+            to_at: top.at,
+            from_address: h.address,
+            to_address: top.address,
+            gates: nodes
+                .iter()
+                .enumerate()
+                .filter(|&(j, _)| j != i)
+                .map(|(_, &node)| node)
+                .collect(),
+        })
+        .collect()
 }
