@@ -12,7 +12,7 @@
 #[path = "common.rs"]
 mod common;
 
-use common::BUILD;
+use common::{BUILD, IMPASSE};
 use criterion::{criterion_group, BenchmarkId, Criterion};
 use std::hint::black_box;
 
@@ -35,11 +35,11 @@ fn uncontended(c: &mut Criterion) {
     });
     let impasse = impasse::Mutex::new(0u64);
     recording(None);
-    group.bench_function(BenchmarkId::new("impasse-detect", BUILD), |b| {
+    group.bench_function(BenchmarkId::new(IMPASSE, BUILD), |b| {
         b.iter(|| *black_box(&impasse).lock() += 1)
     });
     recording(Some(trace_dir()));
-    group.bench_function(BenchmarkId::new("impasse-detect-traced", BUILD), |b| {
+    group.bench_function(BenchmarkId::new(format!("{IMPASSE}-traced"), BUILD), |b| {
         b.iter(|| *black_box(&impasse).lock() += 1)
     });
     recording(None);
@@ -55,12 +55,12 @@ fn one_held(c: &mut Criterion) {
     });
     let (ia, ib) = (impasse::Mutex::new(0u64), impasse::Mutex::new(0u64));
     recording(None);
-    group.bench_function(BenchmarkId::new("impasse-detect", BUILD), |b| {
+    group.bench_function(BenchmarkId::new(IMPASSE, BUILD), |b| {
         let _a = ia.lock();
         b.iter(|| *black_box(&ib).lock() += 1)
     });
     recording(Some(trace_dir()));
-    group.bench_function(BenchmarkId::new("impasse-detect-traced", BUILD), |b| {
+    group.bench_function(BenchmarkId::new(format!("{IMPASSE}-traced"), BUILD), |b| {
         let _a = ia.lock();
         b.iter(|| *black_box(&ib).lock() += 1)
     });
