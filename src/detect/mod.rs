@@ -189,7 +189,7 @@ pub(crate) fn holding(meta: &ResourceMeta, access: Access, at: &'static Location
 
 /// Records an acquisition in the trace, with the lock's count of acquisitions.
 #[cfg(all(feature = "detect", not(loom)))]
-#[cold]
+#[inline]
 pub(crate) fn trace_acquired(
     meta: &ResourceMeta,
     access: Access,

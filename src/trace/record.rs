@@ -95,13 +95,15 @@ impl Writer {
         let micros = self
             .started
             .map_or(0, |started| started.elapsed().as_micros() as u64);
-        let mut frame = Vec::with_capacity(payload.len() + 32);
+        let mut frame = Vec::with_capacity(32);
         frame.push(format::CHUNK);
         format::put_varint(&mut frame, thread.get());
         format::put_varint(&mut frame, micros);
         format::put_varint(&mut frame, payload.len() as u64);
-        frame.extend_from_slice(payload);
-        let written = self.file.as_mut().map(|file| file.write_all(&frame));
+        let written = self.file.as_mut().map(|file| {
+            file.write_all(&frame)
+                .and_then(|()| file.write_all(payload))
+        });
         if let Some(Err(error)) = written {
             self.failed = true;
             crate::report::stderr::write(&format!(
@@ -149,10 +151,52 @@ struct Local {
     buf: Vec<u8>,
     /// The thread's numbers for the sites it has defined, by address.
     sites: FxHashMap<usize, u32>,
+    /// The last site looked up, and its number: a loop meets the same site again and again.
+    last_site: (usize, u32),
+}
+
+/// One event's bytes, pushed onto the buffer after one reservation (a fixed event is at most
+/// a tag, three varints and two bytes: 33 bytes), so that no push reallocates.
+struct Small<'b> {
+    buf: &'b mut Vec<u8>,
+}
+
+impl<'b> Small<'b> {
+    #[inline(always)]
+    fn new(buf: &'b mut Vec<u8>, tag: u8) -> Small<'b> {
+        buf.reserve(40);
+        buf.push(tag);
+        Small { buf }
+    }
+
+    #[inline(always)]
+    fn byte(&mut self, byte: u8) {
+        self.buf.push(byte);
+    }
+
+    #[inline(always)]
+    fn varint(&mut self, mut value: u64) {
+        while value >= 0x80 {
+            self.byte(value as u8 | 0x80);
+            value >>= 7;
+        }
+        self.byte(value as u8);
+    }
 }
 
 impl Local {
+    #[inline]
     fn site(&mut self, at: &'static Location<'static>) -> u32 {
+        let address = std::ptr::from_ref(at) as usize;
+        if self.last_site.0 == address {
+            return self.last_site.1;
+        }
+        let id = self.define_site(at);
+        self.last_site = (address, id);
+        id
+    }
+
+    fn define_site(&mut self, at: &'static Location<'static>) -> u32 {
         let next = self.sites.len() as u32;
         let id = *self
             .sites
@@ -193,31 +237,39 @@ crate::facade::per_thread! {
 }
 
 /// Appends an event through `write`, starting the thread's recording first if needed.
+#[inline(always)]
 fn with_local(write: impl FnOnce(&mut Local)) {
     let _ = LOCAL.try_with(|slot| {
         let Ok(mut local) = slot.0.try_borrow_mut() else {
             return; // inside the recorder already
         };
         if local.is_none() {
-            let Some(key) = crate::detect::thread_key() else {
-                return;
-            };
-            let mut fresh = Local {
-                key,
-                buf: Vec::with_capacity(FLUSH_AT + 256),
-                sites: FxHashMap::default(),
-            };
-            fresh.buf.push(tag::THREAD_START);
-            let name = crate::facade::thread::current().name().map(str::to_owned);
-            format::put_opt_str(&mut fresh.buf, name.as_deref());
-            *local = Some(fresh);
+            *local = start();
         }
-        let local = local.as_mut().expect("just made");
+        let Some(local) = local.as_mut() else {
+            return; // the thread is being torn down
+        };
         write(local);
         if local.buf.len() >= FLUSH_AT {
             local.flush();
         }
     });
+}
+
+/// The calling thread's recording state, with its first event.
+#[cold]
+fn start() -> Option<Local> {
+    let key = crate::detect::thread_key()?;
+    let mut fresh = Local {
+        key,
+        buf: Vec::with_capacity(FLUSH_AT + 256),
+        sites: FxHashMap::default(),
+        last_site: (0, 0),
+    };
+    fresh.buf.push(tag::THREAD_START);
+    let name = crate::facade::thread::current().name().map(str::to_owned);
+    format::put_opt_str(&mut fresh.buf, name.as_deref());
+    Some(fresh)
 }
 
 /// Writes the calling thread's buffer out now.
@@ -253,19 +305,18 @@ pub(crate) fn resource(
 }
 
 /// The thread is about to block for `access` to `id`.
-#[cold]
 pub(crate) fn request(id: ResourceId, access: Access, at: &'static Location<'static>) {
     with_local(|l| {
         let site = l.site(at);
-        l.buf.push(tag::REQUEST);
-        format::put_varint(&mut l.buf, id.get());
-        l.buf.push(format::access_code(access));
-        format::put_varint(&mut l.buf, u64::from(site));
+        let mut event = Small::new(&mut l.buf, tag::REQUEST);
+        event.varint(id.get());
+        event.byte(format::access_code(access));
+        event.varint(u64::from(site));
     });
 }
 
 /// The thread acquired `id`; `seq` is the lock's count of acquisitions.
-#[cold]
+#[inline(never)]
 pub(crate) fn acquired(
     id: ResourceId,
     access: Access,
@@ -275,22 +326,22 @@ pub(crate) fn acquired(
 ) {
     with_local(|l| {
         let site = l.site(at);
-        l.buf.push(tag::ACQUIRED);
-        format::put_varint(&mut l.buf, id.get());
-        l.buf.push(format::access_code(access));
-        format::put_varint(&mut l.buf, u64::from(site));
-        l.buf.push(u8::from(blocking));
-        format::put_varint(&mut l.buf, u64::from(seq));
+        let mut event = Small::new(&mut l.buf, tag::ACQUIRED);
+        event.varint(id.get());
+        event.byte(format::access_code(access));
+        event.varint(u64::from(site));
+        event.byte(u8::from(blocking));
+        event.varint(u64::from(seq));
     });
 }
 
 /// The thread released its most recent hold of `id` with `access`.
-#[cold]
+#[inline(never)]
 pub(crate) fn released(id: ResourceId, access: Access) {
     with_local(|l| {
-        l.buf.push(tag::RELEASED);
-        format::put_varint(&mut l.buf, id.get());
-        l.buf.push(format::access_code(access));
+        let mut event = Small::new(&mut l.buf, tag::RELEASED);
+        event.varint(id.get());
+        event.byte(format::access_code(access));
     });
 }
 
