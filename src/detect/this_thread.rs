@@ -26,13 +26,39 @@ use std::cell::{Cell, OnceCell, RefCell, UnsafeCell};
 use std::mem::ManuallyDrop;
 use std::sync::Arc;
 
-/// One entry of the held stack: a hold, and the detector's note on it.
+/// One entry of the held stack: a hold, and the detector's note on it. The hold's fields are
+/// laid out flat, not as a nested [`Held`], so that the note fits in their padding (48 bytes,
+/// as a `Held` alone: every acquisition pushes one).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Entry {
-    pub(crate) held: Held,
+    resource: ResourceRef,
+    access: Access,
+    at: &'static std::panic::Location<'static>,
+    address: usize,
     /// The lock became a node of the lock-order graph while held here; its release marks the
     /// lock so that dropping it removes the node.
-    pub(crate) ordered: bool,
+    ordered: bool,
+}
+
+impl Entry {
+    fn new(held: Held) -> Entry {
+        Entry {
+            resource: held.resource,
+            access: held.access,
+            at: held.at,
+            address: held.address,
+            ordered: false,
+        }
+    }
+
+    fn held(&self) -> Held {
+        Held {
+            resource: self.resource,
+            access: self.access,
+            at: self.at,
+            address: self.address,
+        }
+    }
 }
 
 /// What every acquisition and release touches (see the module's documentation).
@@ -295,12 +321,9 @@ impl HotState {
             let id = held.resource.id;
             stack
                 .iter()
-                .any(|e| e.held.resource.id != id && !edges.contains(e.held.resource.id, id))
+                .any(|e| e.resource.id != id && !edges.contains(e.resource.id, id))
         };
-        stack.push(Entry {
-            held,
-            ordered: false,
-        });
+        stack.push(Entry::new(held));
         new_edge
     }
 
@@ -312,7 +335,7 @@ impl HotState {
         // SAFETY: the only reference here, and nothing below calls out.
         let (held, _) = unsafe { self.stack() };
         match held.last() {
-            Some(last) if last.held.resource.id == id && last.held.access == access => {
+            Some(last) if last.resource.id == id && last.access == access => {
                 let ordered = last.ordered;
                 held.pop();
                 Some(ordered)
@@ -328,12 +351,12 @@ impl HotState {
         let remember = Self::may_allocate();
         // SAFETY: the only reference here, and nothing below calls out but the allocator.
         let (held, edges) = unsafe { self.stack() };
-        let Some(top) = held.last().map(|e| e.held.resource.id) else {
+        let Some(top) = held.last().map(|e| e.resource.id) else {
             return;
         };
         for e in held.iter_mut() {
-            if e.held.resource.id != top && remember {
-                edges.insert(e.held.resource.id, top);
+            if e.resource.id != top && remember {
+                edges.insert(e.resource.id, top);
             }
             e.ordered = true;
         }
@@ -347,9 +370,9 @@ impl HotState {
         if let Some(entry) = held
             .iter_mut()
             .rev()
-            .find(|e| e.held.resource.id == id && e.held.access == from)
+            .find(|e| e.resource.id == id && e.access == from)
         {
-            entry.held.access = to;
+            entry.access = to;
         }
     }
 
@@ -357,7 +380,7 @@ impl HotState {
     pub(crate) fn holds(&self) -> Vec<Held> {
         // SAFETY: the only reference here, and nothing below calls out but the allocator.
         let (held, _) = unsafe { self.stack() };
-        held.iter().map(|e| e.held).collect()
+        held.iter().map(Entry::held).collect()
     }
 }
 
@@ -366,6 +389,6 @@ impl HotState {
 fn pop_out_of_order(held: &mut Vec<Entry>, id: ResourceId, access: Access) -> Option<bool> {
     let index = held
         .iter()
-        .rposition(|e| e.held.resource.id == id && e.held.access == access)?;
+        .rposition(|e| e.resource.id == id && e.access == access)?;
     Some(held.remove(index).ordered)
 }

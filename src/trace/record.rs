@@ -32,11 +32,13 @@ const FLUSH_AT: usize = 16 * 1024;
 /// Whether events are recorded.
 #[inline]
 pub(crate) fn on() -> bool {
-    match STATE.load(Ordering::Relaxed) {
-        OFF => false,
-        ON => true,
-        _ => from_settings(),
-    }
+    // Off is the case that must cost nothing: one load, one compare.
+    STATE.load(Ordering::Relaxed) != OFF && on_or_unknown()
+}
+
+#[cold]
+fn on_or_unknown() -> bool {
+    STATE.load(Ordering::Relaxed) == ON || from_settings()
 }
 
 #[cold]
