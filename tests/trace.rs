@@ -117,12 +117,21 @@ fn a_recorded_run_replays_to_the_runtimes_verdict_and_survives_any_cut() {
 
     let path = trace_file(&dir);
     let open = || TraceReader::open(&path);
-    let findings = trace::replay::lock_order(open, false).expect("a readable trace");
+    let replayed = trace::replay::lock_order(open, false).expect("a readable trace");
+    let findings = &replayed.findings;
     assert_eq!(
         findings.len(),
         1,
         "the replay finds what the runtime found, once"
     );
+    let replayed_text = replayed.report(&findings[0]).to_string();
+    let first_line = |text: &str| text.lines().next().map(str::to_owned);
+    assert_eq!(
+        first_line(&replayed_text),
+        first_line(report),
+        "{replayed_text}"
+    );
+    assert!(replayed_text.contains("Mutex \"alpha\""), "{replayed_text}");
     let reader = {
         let mut reader = open().expect("a trace");
         let events: Vec<_> = reader.by_ref().collect::<Result<_, _>>().expect("events");

@@ -1,22 +1,60 @@
-//! `impasse`, the command line: offline analysis of recorded event traces.
+//! `impasse`, the command line: offline analysis of the event traces that impasse records
+//! (`IMPASSE_TRACE=DIR`).
 //!
-//! This first version only describes itself; recording, `analyze` and `test` arrive with the
-//! trace work (DESIGN.md §2, `analyzer/`).
+//! `impasse analyze PATH...` replays every trace through the runtime's own lock-order rules and
+//! prints each potential deadlock as the runtime reports it. Exit status: 0 when nothing was
+//! found, 1 when something was, 2 when an input could not be read.
 
-use clap::Parser;
+mod analyze;
+mod inputs;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::process::ExitCode;
 
 /// impasse: find deadlocks before they find you.
 ///
-/// Offline analysis of the event traces that impasse records (IMPASSE_TRACE=DIR) is being
-/// built; today the runtime detector in the `impasse` library reports deadlocks as they form.
+/// Record a run with IMPASSE_TRACE=DIR (one trace per process), then analyse the traces here.
 #[derive(Debug, Parser)]
 #[command(name = "impasse", version, about, long_about)]
-struct Cli {}
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
 
-fn main() {
-    let _cli = Cli::parse();
-    println!(
-        "impasse {}: the runtime detector lives in the `impasse` library; run `impasse --help` for more",
-        env!("CARGO_PKG_VERSION")
-    );
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Replays recorded traces through the lock-order rules and reports the potential
+    /// deadlocks in them (exit status 1 when there are any, 2 when an input is unreadable).
+    Analyze {
+        /// Trace files, or directories whose `*.trace` files are all read.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Order locks by class (creation site), as lockdep does, instead of by instance.
+        #[arg(long)]
+        strict: bool,
+        /// How findings are printed.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+}
+
+/// How findings are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    /// As the runtime prints its reports.
+    Text,
+    /// One JSON line per finding: the library's `Report`, as `IMPASSE_REPORT` writes it.
+    Json,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Analyze {
+            paths,
+            strict,
+            format,
+        } => analyze::run(&paths, strict, format),
+    }
 }

@@ -13,6 +13,7 @@
 
 mod lock_order;
 mod order_graph;
+mod report;
 mod rules;
 mod topo_order;
 mod vector_clock;
@@ -22,5 +23,6 @@ mod witness;
 mod tests;
 
 pub use self::lock_order::{LockOrder, SEARCH_STEPS, WITNESSES_PER_EDGE};
+pub use self::report::{inversion_report, thread_ref};
 pub use self::vector_clock::{Absorbed, Stamp, VectorClock};
 pub use self::witness::{witnesses_of, Node, Witness};

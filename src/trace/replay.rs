@@ -11,8 +11,10 @@
 use super::event::{Event, SiteId};
 use super::reader::{TraceError, TraceReader};
 use crate::model::{Held, ResourceId, ResourceRef, ThreadKey};
-use crate::predict::{witnesses_of, LockOrder, Stamp, VectorClock, Witness};
-use crate::report::ResourceKind;
+use crate::predict::{
+    inversion_report, thread_ref, witnesses_of, LockOrder, Stamp, VectorClock, Witness,
+};
+use crate::report::{Report, ResourceKind, Site, ThreadRef};
 use rustc_hash::FxHashMap;
 use std::io::Read;
 use std::sync::Arc;
@@ -29,13 +31,50 @@ struct Thread {
     name: Option<Arc<str>>,
 }
 
+/// What a replay found, with what its reports need from the trace.
+#[derive(Debug)]
+pub struct Replayed {
+    /// The inversions, in the order they were found.
+    pub findings: Vec<Finding>,
+    /// Whether the findings are of lock classes (strict mode) rather than instances.
+    pub strict: bool,
+    /// Where the trace was cut off, if it was (what follows was not read).
+    pub truncated: Option<u64>,
+    names: FxHashMap<ResourceId, String>,
+    sites: Vec<Site>,
+}
+
+impl Replayed {
+    /// `finding` as a report, with the trace's sites and names; the thread that closed the
+    /// cycle is named as the one that detected it.
+    pub fn report(&self, finding: &[Witness<SiteId>]) -> Report {
+        let detected_by = finding.first().map_or(ThreadRef::new(0, None), |w| {
+            thread_ref(w.stamp.thread, w.thread_name.as_deref())
+        });
+        let unknown = || Site::new("<site not in the trace>", 0, 0);
+        inversion_report(
+            finding,
+            self.strict,
+            detected_by,
+            |site: SiteId| {
+                self.sites
+                    .get(site.0 as usize)
+                    .cloned()
+                    .unwrap_or_else(unknown)
+            },
+            |id| self.names.get(&id).cloned(),
+        )
+    }
+}
+
 /// Replays the trace that `open` opens (twice) and returns the inversions the lock-order rules
 /// find in it, in strict mode (lock classes) or not (lock instances), as the runtime would.
 pub fn lock_order<R: Read>(
     mut open: impl FnMut() -> Result<TraceReader<R>, TraceError>,
     strict: bool,
-) -> Result<Vec<Finding>, TraceError> {
+) -> Result<Replayed, TraceError> {
     let mut resources: FxHashMap<ResourceId, (ResourceKind, SiteId)> = FxHashMap::default();
+    let mut names: FxHashMap<ResourceId, String> = FxHashMap::default();
     let mut order: LockOrder<SiteId> = LockOrder::default();
     for record in open()? {
         let record = record?;
@@ -44,9 +83,12 @@ pub fn lock_order<R: Read>(
                 resource,
                 kind,
                 created_at,
-                ..
+                name,
             } => {
                 resources.insert(resource, (kind, created_at));
+                if let Some(name) = name {
+                    names.insert(resource, name);
+                }
             }
             Event::Absorbed { thread, epoch } => order.absorbed(thread, record.thread, epoch),
             _ => {}
@@ -54,7 +96,8 @@ pub fn lock_order<R: Read>(
     }
     let mut threads: FxHashMap<ThreadKey, Thread> = FxHashMap::default();
     let mut findings = Vec::new();
-    for record in open()? {
+    let mut reader = open()?;
+    for record in reader.by_ref() {
         let record = record?;
         let thread = threads.entry(record.thread).or_default();
         match record.event {
@@ -110,5 +153,11 @@ pub fn lock_order<R: Read>(
             _ => {}
         }
     }
-    Ok(findings)
+    Ok(Replayed {
+        findings,
+        strict,
+        truncated: reader.truncated(),
+        names,
+        sites: reader.sites().to_vec(),
+    })
 }
