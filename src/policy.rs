@@ -189,7 +189,8 @@ impl Settings {
 
     /// Records every event the detector sees into a file of this process's own in `dir`
     /// (`None`: no trace; see [`crate::trace`]). The first directory a process records into
-    /// is its directory for good: its file is opened once.
+    /// is its directory for good: its file is opened once. Installing settings with `None`
+    /// stops only a recording that the settings they replace started.
     pub fn trace_dir(mut self, dir: Option<PathBuf>) -> Settings {
         self.trace_dir = dir;
         self
@@ -211,10 +212,14 @@ impl Settings {
             },
             Ordering::Relaxed,
         );
-        #[cfg(all(feature = "detect", not(loom)))]
-        crate::trace::record::set_dir(self.trace_dir.clone());
         let mut current = CURRENT.lock();
         let previous = current.take().unwrap_or_else(from_env_or_warn);
+        // Settings without a directory stop a recording only if the settings they replace
+        // started it (a `TraceLayer` may have started one on its own).
+        #[cfg(all(feature = "detect", not(loom)))]
+        if self.trace_dir.is_some() || previous.trace_dir.is_some() {
+            crate::trace::record::set_dir(self.trace_dir.clone());
+        }
         *current = Some(self);
         previous
     }
@@ -288,6 +293,8 @@ pub(crate) fn deadlock_found(report: &Report, relocking: bool) {
     if let Some(path) = &settings.report_file {
         append_json(path, report);
     }
+    #[cfg(all(feature = "tracing", not(loom)))]
+    crate::trace::emit::report(report);
     match settings.on_deadlock {
         Action::Panic if crate::facade::thread::panicking() => {
             abort_with(report, "the thread is already panicking; aborting")
@@ -318,6 +325,8 @@ pub(crate) fn inversion_found(
     if let Some(path) = &settings.report_file {
         append_json(path, report);
     }
+    #[cfg(all(feature = "tracing", not(loom)))]
+    crate::trace::emit::report(report);
     if matches!(settings.on_inversion, Action::Fail | Action::Panic) {
         fails_test();
     }

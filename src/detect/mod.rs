@@ -134,6 +134,8 @@ pub(crate) fn acquired(
                 trace_acquired(meta, access, at, check_edges);
             }
         }
+        #[cfg(all(feature = "tracing", not(loom)))]
+        emit_acquired(meta, access, at, check_edges);
     }
     #[cfg(not(feature = "detect"))]
     let _ = (meta, access, at, blocking, lock);
@@ -182,6 +184,8 @@ pub(crate) fn holding(meta: &ResourceMeta, access: Access, at: &'static Location
         if crate::trace::record::on() {
             trace_acquired(meta, access, at, false);
         }
+        #[cfg(all(feature = "tracing", not(loom)))]
+        emit_acquired(meta, access, at, false);
     }
     #[cfg(not(feature = "detect"))]
     let _ = (meta, access, at);
@@ -198,6 +202,20 @@ pub(crate) fn trace_acquired(
 ) {
     if let Some(id) = meta.id() {
         crate::trace::record::acquired(id, access, at, blocking, meta.next_seq(access));
+    }
+}
+
+/// Emits an acquisition as a `tracing` event.
+#[cfg(all(feature = "tracing", not(loom)))]
+#[inline]
+fn emit_acquired(
+    meta: &ResourceMeta,
+    access: Access,
+    at: &'static Location<'static>,
+    blocking: bool,
+) {
+    if let Some(id) = meta.id() {
+        crate::trace::emit::acquired(id.get(), meta.kind(), access, at, blocking);
     }
 }
 
@@ -249,6 +267,8 @@ pub(crate) fn released(meta: &ResourceMeta, access: Access) {
         if crate::trace::record::on() {
             crate::trace::record::released(id, access);
         }
+        #[cfg(all(feature = "tracing", not(loom)))]
+        crate::trace::emit::released(id.get(), access);
     }
     #[cfg(not(feature = "detect"))]
     let _ = (meta, access);
@@ -291,6 +311,8 @@ pub(crate) fn wait(
         if crate::trace::record::on() {
             crate::trace::record::request(id, access, at);
         }
+        #[cfg(all(feature = "tracing", not(loom)))]
+        crate::trace::emit::request(id.get(), meta.kind(), access, at);
         wait::wait(resource, access, at, deadline, lock)
     }
     #[cfg(not(feature = "detect"))]

@@ -29,14 +29,20 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+#[cfg(all(feature = "tracing", not(loom)))]
+pub(crate) mod emit;
 mod event;
 mod format;
+#[cfg(all(feature = "tracing", not(loom)))]
+mod layer;
 mod reader;
 #[cfg(all(feature = "detect", not(loom)))]
 pub(crate) mod record;
 pub mod replay;
 
 pub use self::event::{Event, Header, Record, SiteId};
+#[cfg(all(feature = "tracing", not(loom)))]
+pub use self::layer::TraceLayer;
 pub use self::reader::{TraceError, TraceReader};
 
 /// Writes the calling thread's buffered events to the trace file now (they are written by
