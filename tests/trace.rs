@@ -132,7 +132,7 @@ fn a_recorded_run_replays_to_the_runtimes_verdict_and_survives_any_cut() {
         "{replayed_text}"
     );
     assert!(replayed_text.contains("Mutex \"alpha\""), "{replayed_text}");
-    let reader = {
+    {
         let mut reader = open().expect("a trace");
         let events: Vec<_> = reader.by_ref().collect::<Result<_, _>>().expect("events");
         assert!(reader.truncated().is_none());
@@ -145,8 +145,7 @@ fn a_recorded_run_replays_to_the_runtimes_verdict_and_survives_any_cut() {
             &r.event,
             Event::Resource { name: Some(n), .. } if n == "alpha"
         )));
-        reader
-    };
+    }
     for witness in &findings[0] {
         let name = witness.thread_name.as_deref().expect("named threads");
         assert!(
@@ -154,7 +153,7 @@ fn a_recorded_run_replays_to_the_runtimes_verdict_and_survives_any_cut() {
             "{name} in:\n{report}"
         );
         for at in [witness.from_at, witness.to_at] {
-            let site = reader.site(at).expect("a defined site");
+            let site = replayed.site(at).expect("a defined site");
             let text = format!("{}:{}:{}", site.file, site.line, site.column);
             assert!(report.contains(&text), "{text} in:\n{report}");
         }

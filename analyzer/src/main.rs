@@ -2,7 +2,8 @@
 //! (`IMPASSE_TRACE=DIR`).
 //!
 //! `impasse analyze PATH...` replays every trace through the runtime's own lock-order rules and
-//! prints each potential deadlock as the runtime reports it. Exit status: 0 when nothing was
+//! prints each potential deadlock as the runtime reports it; with `--across`, all the traces as
+//! one run, by lock class. Exit status: 0 when nothing was
 //! found, 1 when something was, 2 when an input could not be read.
 
 mod analyze;
@@ -33,6 +34,10 @@ enum Command {
         /// Order locks by class (creation site), as lockdep does, instead of by instance.
         #[arg(long)]
         strict: bool,
+        /// Judge all the traces as one run, by lock class (implies --strict): two tests (two
+        /// processes) that take the same two classes in opposite orders are one finding.
+        #[arg(long)]
+        across: bool,
         /// How findings are printed.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
@@ -54,7 +59,8 @@ fn main() -> ExitCode {
         Command::Analyze {
             paths,
             strict,
+            across,
             format,
-        } => analyze::run(&paths, strict, format),
+        } => analyze::run(&paths, strict, across, format),
     }
 }

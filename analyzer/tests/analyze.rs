@@ -130,3 +130,65 @@ fn reports_a_recorded_inversion_and_refuses_bad_input() {
     }
     let _ = std::fs::remove_dir_all(&root);
 }
+
+/// Which half a child process runs, in `two_tests_in_opposite_orders_are_one_finding_across`.
+const HALF: &str = "IMPASSE_ANALYZE_TEST_HALF";
+const ACROSS: &str = "two_tests_in_opposite_orders_are_one_finding_across";
+
+/// Two locks of two classes, created at the same sites in every process.
+fn two_classes() -> (Mutex<u32>, Mutex<u32>) {
+    (Mutex::new(0), Mutex::new(0))
+}
+
+#[test]
+fn two_tests_in_opposite_orders_are_one_finding_across() {
+    if let Ok(half) = std::env::var(HALF) {
+        // A child: one order, in a process of its own; harmless alone.
+        let (first, second) = two_classes();
+        if half == "forward" {
+            drop((first.lock(), second.lock()));
+        } else {
+            let _second = second.lock();
+            let _first = first.lock();
+        }
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("impasse-across-test-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    for half in ["forward", "backward"] {
+        let mut child = Command::new(std::env::current_exe().expect("this test binary"));
+        child
+            .args([ACROSS, "--exact", "--test-threads=1"])
+            .env(HALF, half)
+            .env("IMPASSE_TRACE", &dir)
+            .env("RUST_BACKTRACE", "0");
+        let status = child.status().expect("the child runs");
+        assert!(status.success(), "the {half} half alone is clean");
+    }
+    let alone = analyze(&[&dir]);
+    assert_eq!(alone.status.code(), Some(0), "{:?}", text(&alone));
+
+    let across = Command::new(env!("CARGO_BIN_EXE_impasse"))
+        .args(["analyze", "--across"])
+        .arg(&dir)
+        .output()
+        .expect("the impasse binary runs");
+    let (out, err) = text(&across);
+    assert_eq!(across.status.code(), Some(1), "{out}\n{err}");
+    assert_eq!(
+        out.matches("impasse: potential deadlock").count(),
+        1,
+        "{out}"
+    );
+    assert!(
+        out.contains("lock classes") || out.contains("strict"),
+        "{out}"
+    );
+    let traces: std::collections::BTreeSet<&str> = out
+        .lines()
+        .filter_map(|line| line.split("in the trace ").nth(1))
+        .collect();
+    assert_eq!(traces.len(), 2, "each order's trace is named:\n{out}");
+    assert!(err.contains("judged as one run by lock class"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
