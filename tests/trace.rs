@@ -113,6 +113,12 @@ fn a_recorded_run_replays_to_the_runtimes_verdict_and_survives_any_cut() {
         )
     };
     assert!(quiet.is_empty(), "{quiet:?}");
+
+    // A cooperative wait: in a rendezvous, whoever comes first waits for the other.
+    let (tx, rx) = impasse::mpsc::sync_channel::<u32>(0);
+    let receiver = spawn("receiver", move || rx.recv().expect("a message"));
+    tx.send(7).expect("the receiver is there");
+    assert_eq!(receiver.join().expect("receives"), 7);
     trace::flush();
 
     let path = trace_file(&dir);
@@ -145,6 +151,25 @@ fn a_recorded_run_replays_to_the_runtimes_verdict_and_survives_any_cut() {
             &r.event,
             Event::Resource { name: Some(n), .. } if n == "alpha"
         )));
+        let waits: Vec<_> = events
+            .iter()
+            .filter(|r| {
+                matches!(&r.event, Event::Request { access, .. }
+                    if matches!(access, impasse::report::Access::Receive | impasse::report::Access::Send))
+            })
+            .collect();
+        assert!(!waits.is_empty(), "the rendezvous made someone wait");
+        for wait in waits {
+            let Event::Request { resource, .. } = wait.event else {
+                unreachable!()
+            };
+            assert!(
+                events
+                    .iter()
+                    .any(|r| r.thread == wait.thread && r.event == Event::WaitEnded { resource }),
+                "every cooperative wait ends in the trace"
+            );
+        }
     }
     for witness in &findings[0] {
         let name = witness.thread_name.as_deref().expect("named threads");

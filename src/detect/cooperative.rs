@@ -147,6 +147,17 @@ mod imp {
         /// Found while asleep, carried out by [`CoopWait::again`]: a deadlock, or the stall
         /// report of the test that was ended.
         found: Option<Found>,
+        /// The resource waited for, when the wait went into the trace (its end goes too).
+        traced: Option<crate::model::ResourceId>,
+    }
+
+    impl Drop for CoopWait {
+        fn drop(&mut self) {
+            #[cfg(not(loom))]
+            if let Some(id) = self.traced {
+                crate::trace::record::wait_ended(id);
+            }
+        }
     }
 
     #[derive(Debug)]
@@ -202,6 +213,7 @@ mod imp {
                 poll_at: None,
                 poll_every: POLL_FIRST,
                 found: None,
+                traced: None,
             };
             let Some(me) = Registrant::current() else {
                 return wait;
@@ -227,6 +239,11 @@ mod imp {
                 timed,
             };
             wait.world = me.world();
+            #[cfg(not(loom))]
+            if crate::trace::record::on() {
+                crate::trace::record::request(id, access, at);
+                wait.traced = Some(id);
+            }
             let mut detector = detector::lock();
             let stalled = detector
                 .threads

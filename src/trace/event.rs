@@ -64,6 +64,15 @@ pub enum Event {
         /// Where.
         at: SiteId,
     },
+    /// The thread's cooperative wait for `resource` (a condition variable, a channel, a
+    /// barrier, a semaphore, a join, a once-cell, a pool task: whatever any thread may end)
+    /// ended: it was granted, timed out, or was unwound by a report. Its start is the
+    /// [`Event::Request`] before it; a wait for a lock ends with its [`Event::Acquired`]
+    /// instead (or with nothing, when a timed request gives up).
+    WaitEnded {
+        /// What was waited for.
+        resource: ResourceId,
+    },
     /// The thread acquired `resource`.
     Acquired {
         /// What.

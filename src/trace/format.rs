@@ -31,6 +31,7 @@ pub(crate) mod tag {
     pub(crate) const RELEASED: u8 = 7;
     pub(crate) const CLOCK: u8 = 8;
     pub(crate) const ABSORBED: u8 = 9;
+    pub(crate) const WAIT_ENDED: u8 = 10;
 }
 
 /// Appends `value` as a varint.

@@ -10,7 +10,9 @@
 //!
 //! What is recorded today: each thread's start (its name) and exit; every acquisition of a
 //! lock (resource, access, site, whether it could block, and the lock's own sequence number
-//! of critical sections), every request that is about to block, every release; and the
+//! of critical sections), every request that is about to block (for a lock, or in a cooperative
+//! wait: a condition variable, a channel, a join, ...) and the end of each cooperative wait,
+//! every release; and the
 //! thread's vector clock each time it changes (spawn, join, and what messages, tasks and
 //! once-cells carry), with the ends of joined threads (see [`crate::predict`]). [`replay`]
 //! feeds a trace to the lock-order rules exactly as the runtime does.

@@ -372,6 +372,9 @@ impl<R: Read> TraceReader<R> {
                 thread: ThreadKey::from_raw(cursor.varint()?).ok_or("thread 0")?,
                 epoch: cursor.varint()?,
             },
+            tag::WAIT_ENDED => Event::WaitEnded {
+                resource: Self::resource(cursor)?,
+            },
             _ => return Err("an unknown event tag"),
         };
         Ok(Some(event))

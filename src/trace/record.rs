@@ -317,6 +317,16 @@ pub(crate) fn request(id: ResourceId, access: Access, at: &'static Location<'sta
     });
 }
 
+/// The thread's cooperative wait for `id` (a condition variable, a channel, a join, ...) ended:
+/// granted, timed out, or unwound by a report.
+#[cold]
+pub(crate) fn wait_ended(id: ResourceId) {
+    with_local(|l| {
+        let mut event = Small::new(&mut l.buf, tag::WAIT_ENDED);
+        event.varint(id.get());
+    });
+}
+
 /// The thread acquired `id`; `seq` is the lock's count of acquisitions.
 #[inline(never)]
 pub(crate) fn acquired(
