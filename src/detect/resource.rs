@@ -150,6 +150,12 @@ mod on {
     impl Drop for ResourceMeta {
         fn drop(&mut self) {
             let word = *self.word.get_mut();
+            #[cfg(not(loom))]
+            if word != 0 && crate::trace::record::on() {
+                if let Some(id) = ResourceId::from_raw(word >> FLAG_BITS) {
+                    crate::trace::record::dropped(id);
+                }
+            }
             if word & FLAGS == 0 {
                 return; // never remembered anywhere: dropping is free
             }

@@ -73,6 +73,11 @@ pub enum Event {
         /// What was waited for.
         resource: ResourceId,
     },
+    /// `resource` was dropped (on this thread): its id names nothing from now on.
+    Dropped {
+        /// The resource.
+        resource: ResourceId,
+    },
     /// The thread acquired `resource`.
     Acquired {
         /// What.

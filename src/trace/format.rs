@@ -32,6 +32,7 @@ pub(crate) mod tag {
     pub(crate) const CLOCK: u8 = 8;
     pub(crate) const ABSORBED: u8 = 9;
     pub(crate) const WAIT_ENDED: u8 = 10;
+    pub(crate) const DROPPED: u8 = 11;
 }
 
 /// Appends `value` as a varint.

@@ -372,6 +372,9 @@ impl<R: Read> TraceReader<R> {
                 thread: ThreadKey::from_raw(cursor.varint()?).ok_or("thread 0")?,
                 epoch: cursor.varint()?,
             },
+            tag::DROPPED => Event::Dropped {
+                resource: Self::resource(cursor)?,
+            },
             tag::WAIT_ENDED => Event::WaitEnded {
                 resource: Self::resource(cursor)?,
             },

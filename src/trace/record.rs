@@ -327,6 +327,15 @@ pub(crate) fn wait_ended(id: ResourceId) {
     });
 }
 
+/// A resource that has an id was dropped on this thread.
+#[cold]
+pub(crate) fn dropped(id: ResourceId) {
+    with_local(|l| {
+        let mut event = Small::new(&mut l.buf, tag::DROPPED);
+        event.varint(id.get());
+    });
+}
+
 /// The thread acquired `id`; `seq` is the lock's count of acquisitions.
 #[inline(never)]
 pub(crate) fn acquired(

@@ -21,7 +21,7 @@ use crate::predict::{
     inversion_report, thread_ref, witnesses_of, LockOrder, Stamp, VectorClock, Witness,
 };
 use crate::report::{Report, ResourceKind, Site, ThreadRef};
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 use std::io::Read;
 use std::sync::Arc;
 
@@ -105,12 +105,19 @@ pub fn lock_order_across<R: Read, O: FnMut() -> Result<TraceReader<R>, TraceErro
 ) -> Result<Replayed, TraceError> {
     let mut ids = Numbering {
         single: opens.len() == 1,
+        traces: opens.len(),
         ..Numbering::default()
     };
-    let mut resources: FxHashMap<ResourceId, (ResourceKind, SiteId)> = FxHashMap::default();
+    let mut early: FxHashMap<ResourceId, (ResourceKind, SiteId)> = FxHashMap::default();
     let mut names: FxHashMap<ResourceId, String> = FxHashMap::default();
     let mut order: LockOrder<SiteId> = LockOrder::default();
+    // Pass 1 keeps only what pass 2 cannot learn in time: the definitions of resources that an
+    // event names before the definition comes in the file (another thread's chunk came
+    // first), and the ends of joined threads. Definitions of live resources are tracked only
+    // until their drop, so memory follows the live resources, not all there ever were.
     for (trace, open) in opens.iter_mut().enumerate() {
+        let mut live: FxHashSet<ResourceId> = FxHashSet::default();
+        let mut used_first: FxHashSet<ResourceId> = FxHashSet::default();
         let mut reader = open()?;
         while let Some(record) = reader.next() {
             let record = record?;
@@ -122,11 +129,24 @@ pub fn lock_order_across<R: Read, O: FnMut() -> Result<TraceReader<R>, TraceErro
                     name,
                 } => {
                     let resource = ids.resource(trace, resource);
-                    let created_at = ids.site(trace, created_at, &reader);
-                    resources.insert(resource, (kind, created_at));
+                    if used_first.remove(&resource) {
+                        let created_at = ids.site(trace, created_at, &reader);
+                        early.insert(resource, (kind, created_at));
+                    } else {
+                        live.insert(resource);
+                    }
                     if let Some(name) = name {
                         names.insert(resource, name);
                     }
+                }
+                Event::Acquired { resource, .. } | Event::Request { resource, .. } => {
+                    let resource = ids.resource(trace, resource);
+                    if !live.contains(&resource) {
+                        used_first.insert(resource);
+                    }
+                }
+                Event::Dropped { resource } => {
+                    live.remove(&ids.resource(trace, resource));
                 }
                 Event::Absorbed { thread, epoch } => {
                     let (thread, joiner) =
@@ -137,6 +157,7 @@ pub fn lock_order_across<R: Read, O: FnMut() -> Result<TraceReader<R>, TraceErro
             }
         }
     }
+    let mut resources = early;
     let mut findings = Vec::new();
     let mut truncated = Vec::new();
     for (trace, open) in opens.iter_mut().enumerate() {
@@ -196,6 +217,23 @@ pub fn lock_order_across<R: Read, O: FnMut() -> Result<TraceReader<R>, TraceErro
                         }
                     }
                 }
+                Event::Resource {
+                    resource,
+                    kind,
+                    created_at,
+                    ..
+                } => {
+                    let resource = ids.resource(trace, resource);
+                    let created_at = ids.site(trace, created_at, &reader);
+                    resources.insert(resource, (kind, created_at));
+                }
+                Event::Dropped { resource } => {
+                    // The lock's edges go, as the runtime's do (a stale chunk of another thread
+                    // that still names it may bring some back: they are true history).
+                    let resource = ids.resource(trace, resource);
+                    order.forget(resource);
+                    resources.remove(&resource);
+                }
                 Event::Released { resource, access } => {
                     let resource = ids.resource(trace, resource);
                     if let Some(index) = thread
@@ -236,9 +274,10 @@ pub fn lock_order_across<R: Read, O: FnMut() -> Result<TraceReader<R>, TraceErro
 struct Numbering {
     /// One trace: its numbers are kept (the reports then name threads as the run did).
     single: bool,
+    /// How many traces are replayed.
+    traces: usize,
     threads: FxHashMap<(usize, ThreadKey), ThreadKey>,
     trace_of: FxHashMap<ThreadKey, usize>,
-    resources: FxHashMap<(usize, ResourceId), ResourceId>,
     /// Each trace's sites, as the replay's.
     site_of: FxHashMap<(usize, SiteId), SiteId>,
     by_place: FxHashMap<(String, u32, u32), SiteId>,
@@ -264,11 +303,12 @@ impl Numbering {
         if self.single {
             return id;
         }
-        let fresh = self.resources.len() as u64 + 1;
-        *self
-            .resources
-            .entry((trace, id))
-            .or_insert_with(|| ResourceId::from_raw(fresh).expect("counted from 1"))
+        // One number per (trace, id) without a table: interleaved by trace.
+        let numbered = id
+            .get()
+            .wrapping_mul(self.traces as u64)
+            .wrapping_add(trace as u64);
+        ResourceId::from_raw(numbered).unwrap_or(id)
     }
 
     fn site<R: Read>(&mut self, trace: usize, site: SiteId, reader: &TraceReader<R>) -> SiteId {
