@@ -15,29 +15,16 @@ use std::sync::{Arc, Barrier};
 
 const POTENTIAL: &str = "impasse: potential deadlock";
 
-/// Runs `first` to completion in one thread, then `second` in another, both spawned up front
-/// so that nothing orders them for the detector.
+/// [`common::one_after_another`], whose panics must all be potential-deadlock reports.
 fn one_after_another(
     first: (&str, impl FnOnce() + Send + 'static),
     second: (&str, impl FnOnce() + Send + 'static),
 ) -> Vec<String> {
-    let turn = Arc::new(Barrier::new(2));
-    let t1 = {
-        let turn = turn.clone();
-        let (name, work) = first;
-        spawn(name, move || {
-            work();
-            turn.wait();
-        })
-    };
-    let t2 = {
-        let (name, work) = second;
-        spawn(name, move || {
-            turn.wait();
-            work();
-        })
-    };
-    join_all_potential(vec![t1, t2])
+    let reports = common::one_after_another(first, second);
+    for text in &reports {
+        assert!(text.starts_with(POTENTIAL), "unexpected panic:\n{text}");
+    }
+    reports
 }
 
 /// Joins every thread; returns the potential-deadlock reports they panicked with.

@@ -7,43 +7,18 @@
 
 mod common;
 
-use common::{spawn, watchdog};
+use common::{one_after_another, spawn, watchdog};
 use impasse::policy::{Action, Settings};
 use impasse::trace::{self, Event, TraceReader};
 use impasse::Mutex;
 use std::path::PathBuf;
-use std::sync::{Arc, Barrier};
+use std::sync::Arc;
 
 fn lock_pair(a: &Mutex<u32>, b: &Mutex<u32>) {
     let mut a = a.lock();
     let mut b = b.lock();
     *a += 1;
     *b += 1;
-}
-
-/// Runs `first` in one thread, then `second` in another, both spawned up front (nothing orders
-/// them for the detector); the panic texts of the two.
-fn one_after_another(
-    first: (&str, impl FnOnce() + Send + 'static),
-    second: (&str, impl FnOnce() + Send + 'static),
-) -> Vec<String> {
-    let turn = Arc::new(Barrier::new(2));
-    let t1 = {
-        let turn = turn.clone();
-        spawn(first.0, move || {
-            (first.1)();
-            turn.wait();
-        })
-    };
-    let t2 = spawn(second.0, move || {
-        turn.wait();
-        (second.1)();
-    });
-    [t1, t2]
-        .into_iter()
-        .filter_map(|t| t.join().err())
-        .map(|payload| common::panic_text(&*payload))
-        .collect()
 }
 
 fn trace_file(dir: &PathBuf) -> PathBuf {

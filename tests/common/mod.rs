@@ -305,3 +305,31 @@ pub fn inversions_panic() {
             .install();
     });
 }
+
+/// Runs `first` to completion in one thread, then `second` in another, both spawned up front
+/// (through `impasse::thread`) so that nothing orders them for the detector: std barriers are
+/// invisible to it. Returns the texts of the threads' panics, in spawn order.
+pub fn one_after_another(
+    first: (&str, impl FnOnce() + Send + 'static),
+    second: (&str, impl FnOnce() + Send + 'static),
+) -> Vec<String> {
+    let turn = std::sync::Arc::new(std::sync::Barrier::new(2));
+    let t1 = {
+        let turn = turn.clone();
+        let (name, work) = first;
+        spawn(name, move || {
+            work();
+            turn.wait();
+        })
+    };
+    let (name, work) = second;
+    let t2 = spawn(name, move || {
+        turn.wait();
+        work();
+    });
+    [t1, t2]
+        .into_iter()
+        .filter_map(|t| t.join().err())
+        .map(|payload| panic_text(&*payload))
+        .collect()
+}
