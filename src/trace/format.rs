@@ -36,6 +36,7 @@ pub(crate) mod tag {
 }
 
 /// Appends `value` as a varint.
+#[inline]
 pub(crate) fn put_varint(out: &mut Vec<u8>, mut value: u64) {
     while value >= 0x80 {
         out.push(value as u8 | 0x80);

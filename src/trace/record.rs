@@ -157,33 +157,13 @@ struct Local {
     last_site: (usize, u32),
 }
 
-/// One event's bytes, pushed onto the buffer after one reservation (a fixed event is at most
-/// a tag, three varints and two bytes: 33 bytes), so that no push reallocates.
-struct Small<'b> {
-    buf: &'b mut Vec<u8>,
-}
-
-impl<'b> Small<'b> {
-    #[inline(always)]
-    fn new(buf: &'b mut Vec<u8>, tag: u8) -> Small<'b> {
-        buf.reserve(40);
-        buf.push(tag);
-        Small { buf }
-    }
-
-    #[inline(always)]
-    fn byte(&mut self, byte: u8) {
-        self.buf.push(byte);
-    }
-
-    #[inline(always)]
-    fn varint(&mut self, mut value: u64) {
-        while value >= 0x80 {
-            self.byte(value as u8 | 0x80);
-            value >>= 7;
-        }
-        self.byte(value as u8);
-    }
+/// Starts a fixed-size event (a tag, at most three varints and two bytes: 33 bytes) in `buf`,
+/// reserving room for all of it at once so that none of its pushes reallocates.
+#[inline(always)]
+fn start_event(buf: &mut Vec<u8>, tag: u8) -> &mut Vec<u8> {
+    buf.reserve(40);
+    buf.push(tag);
+    buf
 }
 
 impl Local {
@@ -310,10 +290,10 @@ pub(crate) fn resource(
 pub(crate) fn request(id: ResourceId, access: Access, at: &'static Location<'static>) {
     with_local(|l| {
         let site = l.site(at);
-        let mut event = Small::new(&mut l.buf, tag::REQUEST);
-        event.varint(id.get());
-        event.byte(format::access_code(access));
-        event.varint(u64::from(site));
+        let event = start_event(&mut l.buf, tag::REQUEST);
+        format::put_varint(event, id.get());
+        event.push(format::access_code(access));
+        format::put_varint(event, u64::from(site));
     });
 }
 
@@ -322,8 +302,8 @@ pub(crate) fn request(id: ResourceId, access: Access, at: &'static Location<'sta
 #[cold]
 pub(crate) fn wait_ended(id: ResourceId) {
     with_local(|l| {
-        let mut event = Small::new(&mut l.buf, tag::WAIT_ENDED);
-        event.varint(id.get());
+        let event = start_event(&mut l.buf, tag::WAIT_ENDED);
+        format::put_varint(event, id.get());
     });
 }
 
@@ -331,8 +311,8 @@ pub(crate) fn wait_ended(id: ResourceId) {
 #[cold]
 pub(crate) fn dropped(id: ResourceId) {
     with_local(|l| {
-        let mut event = Small::new(&mut l.buf, tag::DROPPED);
-        event.varint(id.get());
+        let event = start_event(&mut l.buf, tag::DROPPED);
+        format::put_varint(event, id.get());
     });
 }
 
@@ -347,12 +327,12 @@ pub(crate) fn acquired(
 ) {
     with_local(|l| {
         let site = l.site(at);
-        let mut event = Small::new(&mut l.buf, tag::ACQUIRED);
-        event.varint(id.get());
-        event.byte(format::access_code(access));
-        event.varint(u64::from(site));
-        event.byte(u8::from(blocking));
-        event.varint(u64::from(seq));
+        let event = start_event(&mut l.buf, tag::ACQUIRED);
+        format::put_varint(event, id.get());
+        event.push(format::access_code(access));
+        format::put_varint(event, u64::from(site));
+        event.push(u8::from(blocking));
+        format::put_varint(event, u64::from(seq));
     });
 }
 
@@ -360,9 +340,9 @@ pub(crate) fn acquired(
 #[inline(never)]
 pub(crate) fn released(id: ResourceId, access: Access) {
     with_local(|l| {
-        let mut event = Small::new(&mut l.buf, tag::RELEASED);
-        event.varint(id.get());
-        event.byte(format::access_code(access));
+        let event = start_event(&mut l.buf, tag::RELEASED);
+        format::put_varint(event, id.get());
+        event.push(format::access_code(access));
     });
 }
 
